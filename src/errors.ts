@@ -64,6 +64,15 @@ export function isSidecarError(e: unknown): e is SidecarError {
   return e instanceof SidecarError;
 }
 
+/**
+ * A file encrypted under a key that was not given (`noKeyFor`: a wrong key or passphrase). CORRUPT
+ * as documented, but never passed over as a damaged file is: like an encrypted one without a key,
+ * its data is the image's newest and unknown, so a read stops there rather than give an older copy.
+ */
+export function isWrongKey(e: unknown): boolean {
+  return e instanceof SidecarError && e.code === 'CORRUPT' && typeof e.details?.keyId === 'string';
+}
+
 /** A path a tree digest could not read (root-relative, POSIX), with why. */
 export interface UnreadablePath {
   path: string;

@@ -68,14 +68,14 @@ describe('encryption: per-image reads and saves', () => {
   it('an encrypted sidecar never falls back to an older plaintext candidate without its key', async (t) => {
     const root = testDir(t);
     const x = image(root, 'IMG_1.jpg', 'bin', A);
-    putFile(root, 'IMG_1.json', encodeSidecar({ stale: true }, 'json'));
+    putFile(root, 'IMG_1.json', encodeSidecar({ sidecar_info: {}, stale: true }, 'json'));
     await rejects(readSidecar(x.image), 'ENCRYPTED');
   });
 
   it('export and hash --canonical never take the older plaintext candidate for the data of an encrypted one without its key: they refuse, as read does', async (t) => {
     const root = testDir(t);
     const x = image(root, 'IMG_1.jpg', 'bin', A);
-    putFile(root, 'IMG_1.json', encodeSidecar({ stale: true }, 'json'));
+    putFile(root, 'IMG_1.json', encodeSidecar({ sidecar_info: {}, stale: true }, 'json'));
     image(root, 'IMG_2.jpg', 'json');
     const out = path.join(testDir(t), 'x.jsonl');
     fs.writeFileSync(out, 'previous export');
@@ -87,6 +87,32 @@ describe('encryption: per-image reads and saves', () => {
     const first = JSON.parse(fs.readFileSync(out, 'utf8').split('\n')[0]) as { sidecar: string; data: JsonObject };
     assert.equal(first.sidecar, 'IMG_1.bin');
     assert.ok(deepEqualJson(first.data, x.data));
+  });
+
+  it('a wrong key or passphrase never falls back to an older plaintext candidate either: read stops with its CORRUPT, export and hash --canonical refuse (regression: both gave the stale JSON, exit 0)', async (t) => {
+    // What convert --encrypt --keep-source then a save leave: the newest data encrypted, an older JSON beside it.
+    const root = testDir(t);
+    const x = image(root, 'IMG_1.jpg', 'bin', A);
+    putFile(root, 'IMG_1.json', encodeSidecar({ sidecar_info: {}, stale: true }, 'json'));
+    image(root, 'IMG_2.jpg', 'json');
+    await rejects(readSidecar(x.image, { keyring: B }), 'CORRUPT', /authentication failed: wrong key/);
+    await rejects(readSidecarDetailed(x.image, { keyring: passphraseKeyring('other words') }), 'CORRUPT', /authentication failed: wrong key/);
+    const out = path.join(testDir(t), 'x.jsonl');
+    fs.writeFileSync(out, 'previous export');
+    await rejects(exportSidecars(root, { engine: 'inline', output: out, format: 'jsonl', keyring: B }), 'ENCRYPTED', new RegExp(A.keys[0].id));
+    assert.equal(fs.readFileSync(out, 'utf8'), 'previous export');
+    await rejects(hashTree(root, { engine: 'inline', canonical: true, keyring: B }), 'ENCRYPTED');
+    // Alone, with a wrong key: refused too, not an export that leaves the image out.
+    fs.rmSync(path.join(root, 'IMG_1.json'));
+    await rejects(exportSidecars(root, { engine: 'inline', output: out, format: 'jsonl', keyring: B }), 'ENCRYPTED');
+    // A damaged file under the right key is still passed over to the older copy, as any corrupt one is.
+    putFile(root, 'IMG_1.json', encodeSidecar({ sidecar_info: {}, stale: true }, 'json'));
+    const bytes = fs.readFileSync(x.sidecar);
+    bytes[bytes.length - 1] ^= 1;
+    fs.writeFileSync(x.sidecar, bytes);
+    const fallback = await readSidecarDetailed(x.image, { keyring: A });
+    assert.deepEqual(fallback.data, { sidecar_info: {}, stale: true });
+    assert.ok(fallback.findings.some((f) => f.code === 'fallback'));
   });
 
   it('saveSidecar keeps an encrypted sidecar encrypted (same key, new nonce) and refuses without a key', async (t) => {

@@ -305,16 +305,17 @@ export async function canonicalEntries(
 }
 
 /**
- * The encrypted sidecar (no key given for it) that the read rule (ops/read.ts: candidates in
- * preference order, only a corrupt one is passed over) stops at for this image record: one ahead of
- * the effective sidecar, or any when none is. The scan's effective one is then an older candidate,
- * not the image's data: export and hash --canonical refuse rather than give it.
+ * The encrypted sidecar (no key given for it: none, or a wrong key or passphrase) that the read rule
+ * (ops/read.ts: candidates in preference order, only a damaged one is passed over) stops at for this
+ * image record: one ahead of the effective sidecar, or any when none is. The scan's effective one is
+ * then an older candidate, not the image's data: export and hash --canonical refuse rather than give it.
  */
 export function encryptedAhead(rec: ScanRecord): ScanSidecar | null {
   if (rec.images.length === 0) return null;
   for (const sc of rec.sidecars) {
     if (sc === rec.effective) return null;
-    if (sc.inspection.status === 'encrypted') return sc;
+    const ins = sc.inspection;
+    if (ins.status === 'encrypted' || (ins.status === 'corrupt' && ins.encryptedKeyId !== undefined)) return sc;
   }
   return null;
 }

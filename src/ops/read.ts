@@ -3,7 +3,7 @@
  * existed, corrupt or not), a corrupt preferred file falls back to the next valid one, and a
  * sidecar that exists but cannot be read is an error — never a silent `{}`.
  */
-import { errors, isOtherJson, isSidecarError, READ_ERROR_CODES } from '../errors.js';
+import { errors, isOtherJson, isSidecarError, isWrongKey, READ_ERROR_CODES } from '../errors.js';
 import { decodeSidecar, type DecodedSidecar } from '../formats/codec.js';
 import type { JsonObject, Options, SidecarFormat } from '../types.js';
 import { imageNameOnSide, locateSidecar, recordNamesAnotherImage, type SidecarCandidate, type SidecarLocation } from '../discovery/locate.js';
@@ -244,7 +244,7 @@ async function readEffectiveOnce<T>(
         findings.push(foreignFinding(c.path));
         continue;
       }
-      if (!isSidecarError(e) || e.code !== 'CORRUPT') throw e;
+      if (!isSidecarError(e) || e.code !== 'CORRUPT' || isWrongKey(e)) throw e;
       corrupt.push({ path: c.path, error: e });
       findings.push({ code: 'corrupt', message: e.message, path: c.path });
       continue;
