@@ -325,6 +325,34 @@ describe('encryption: tree operations', () => {
     assert.equal(plainAgain.quarantinedFiles, undefined, 'a plain conversion says nothing of the quarantine');
   });
 
+  it('a symlinked sidecar convert --encrypt, --decrypt or rekey leaves as it is (never written through) is a finding unless what it reads already is as asked (regression: skipped with ok, exit 0, while its image kept reading plaintext or the retired key)', async (t) => {
+    const root = testDir(t);
+    const store = testDir(t);
+    image(root, 'OK.jpg', 'json');
+    putFile(root, 'A.jpg', FAKE_JPEG);
+    const stored = putFile(store, 'A.json', encodeSidecar(data('A.jpg'), 'json'));
+    fs.symlinkSync(stored, path.join(root, 'A.json'));
+    const storedBytes = fs.readFileSync(stored);
+    const bad = (r: Awaited<ReturnType<typeof convert>>) => r.items!.filter((i) => !i.ok).map((i) => [path.basename(i.source), i.action, i.error?.code, i.error?.message.replace(/^.*: (left [^:]*):.*$/, '$1')]);
+    // A plain conversion skips it, as documented: no finding.
+    assert.deepEqual(bad(await convert(root, 'bin', { engine: 'inline', dryRun: true })), []);
+    const enc = await convert(root, 'bin', { engine: 'inline', encryption: 'encrypt', keyring: A });
+    assert.deepEqual(bad(enc), [['A.json', 'skip-symlink', 'CONFLICT', 'left in plaintext']]);
+    assert.deepEqual(fs.readFileSync(stored), storedBytes, 'never written through');
+    // The link to a file under the old key: rekey names it; under the new key, nothing to say.
+    fs.rmSync(path.join(root, 'A.json'));
+    const underA = putFile(store, 'A.bin', encodeSidecar(data('A.jpg'), 'bin', { encryptWith: A.keys[0] }));
+    fs.symlinkSync(underA, path.join(root, 'A.bin'));
+    const both: Keyring = { keys: [...B.keys, ...A.keys], encryptWith: 0 };
+    const rk = await convert(root, 'bin', { engine: 'inline', encryption: 'rekey', keyring: both });
+    assert.deepEqual(bad(rk), [['A.bin', 'skip-symlink', 'CONFLICT', `left under key ${A.keys[0].id}`]]);
+    fs.writeFileSync(underA, encodeSidecar(data('A.jpg'), 'bin', { encryptWith: B.keys[0] }));
+    assert.deepEqual(bad(await convert(root, 'bin', { engine: 'inline', encryption: 'rekey', keyring: both })), []);
+    // --decrypt: an encrypted file read through a link stays encrypted, said so.
+    const dec = await convert(root, 'json', { engine: 'inline', encryption: 'decrypt', keyring: both });
+    assert.deepEqual(bad(dec), [['A.bin', 'skip-symlink', 'CONFLICT', 'left encrypted']]);
+  });
+
   it('what is already as asked is no finding: files under the run\'s passphrase (each with its own key id) are left by convert --encrypt, a plaintext orphan by --decrypt, a quarantine of such files says nothing', async (t) => {
     const root = testDir(t);
     const { cleanup } = await import('../src/ops/cleanup.js');

@@ -313,14 +313,14 @@ function skipItem(sc: ScanSidecar, action: ConvertAction, ok = true): ConvertIte
  * A readable sidecar convert leaves as it is (`why`). With encryption asked (`enc`), a finding
  * unless it already is encrypted as asked: its results stay in plaintext, or under another key.
  */
-function leftAsItIs(sc: ScanSidecar, action: 'skip-orphan' | 'skip-outside-root', enc: Pick<ConvertTaskOptions, 'encryption' | 'keyring'>, why: string): ConvertItem {
+function leftAsItIs(sc: ScanSidecar, action: 'skip-orphan' | 'skip-outside-root' | 'skip-symlink', enc: Pick<ConvertTaskOptions, 'encryption' | 'keyring'>, why: string): ConvertItem {
   const item: ConvertItem = { source: sc.path, target: null, action, ok: true, sourceRemoved: false };
   const keyId = sc.inspection.encryptedKeyId;
   if (encryptedAsAsked(keyId, enc)) return item;
   const state = keyId === undefined ? 'in plaintext' : enc.encryption === 'decrypt' ? 'encrypted' : `under key ${keyId}`;
   item.ok = false;
-  // The code says why it was left: no image (NOT_FOUND), or a place never written (OUTSIDE_ROOT).
-  item.error = { code: action === 'skip-orphan' ? 'NOT_FOUND' : 'OUTSIDE_ROOT', message: `${sc.path}: left ${state}: ${why}` };
+  // The code says why it was left: no image (NOT_FOUND), a place never written (OUTSIDE_ROOT), a link never written through (CONFLICT).
+  item.error = { code: action === 'skip-orphan' ? 'NOT_FOUND' : action === 'skip-outside-root' ? 'OUTSIDE_ROOT' : 'CONFLICT', message: `${sc.path}: left ${state}: ${why}` };
   return item;
 }
 
@@ -393,7 +393,9 @@ export function planRecord(
     let blocked: ScanSidecar | null = null;
     for (const sc of files) {
       const ins = sc.inspection;
-      if (sc.isLink) out.push(skipItem(sc, 'skip-symlink')); // writing it would write through the link
+      // Writing it would write through the link. With encryption asked, a finding unless what it
+      // reads already is as asked: the image reads its results in plaintext, or under the old key.
+      if (sc.isLink) out.push(enc.encryption !== undefined && ins.status === 'ok' && !isForeign(sc) ? leftAsItIs(sc, 'skip-symlink', enc, 'it is a symlinked sidecar, never written through (replace the link by a copy of the file it reads)') : skipItem(sc, 'skip-symlink'));
       else if (ins.status !== 'ok') out.push(badItem(sc, encOpts));
       else if (isForeign(sc)) out.push(skipItem(sc, 'skip-not-sidecar')); // a report, another tool's file
       else {
