@@ -353,6 +353,34 @@ describe('encryption: tree operations', () => {
     assert.deepEqual(bad(dec), [['A.bin', 'skip-symlink', 'CONFLICT', 'left encrypted']]);
   });
 
+  it('convert --encrypt removes the library\'s index, which held the plaintext files\' summaries (regression: their class names stayed in .image-sidecar/index, runs with a key never replacing them)', async (t) => {
+    const root = testDir(t);
+    const x = image(root, 'IMG_1.jpg', 'json');
+    const secret = 'SECRETCLASS_7';
+    x.data.yolov8 = { success: true, objects: [{ class_name: secret, confidence: 0.5 }] };
+    fs.writeFileSync(x.sidecar, encodeSidecar(x.data, 'json'));
+    image(root, 'IMG_2.jpg', 'json');
+    const indexPath = path.join(root, '.image-sidecar', 'index');
+    await stats(root, { engine: 'inline', index: { racyMarginMs: 0 } }); // (no racy margin: every entry stored at once)
+    assert.ok(fs.readFileSync(indexPath).includes(secret), 'the keyless run stored the summary');
+    // A dry run changes nothing, the index included.
+    const dry = await convert(root, 'bin', { engine: 'inline', encryption: 'encrypt', keyring: A, dryRun: true });
+    assert.equal(dry.index, undefined);
+    assert.ok(fs.existsSync(indexPath));
+    const r = await convert(root, 'bin', { engine: 'inline', encryption: 'encrypt', keyring: A });
+    assert.equal(r.converted, 2);
+    assert.deepEqual(r.index, { path: indexPath, cleared: true });
+    assert.equal(fs.existsSync(indexPath), false);
+    // Runs with the key build it again, without the plaintext.
+    const s = await stats(root, { engine: 'inline', index: { racyMarginMs: 0 }, keyring: A });
+    assert.equal(s.total_sidecars, 2);
+    assert.ok(!fs.existsSync(indexPath) || !fs.readFileSync(indexPath).includes(secret));
+    // A run with nothing left to encrypt leaves the index alone.
+    const again = await convert(root, 'bin', { engine: 'inline', encryption: 'encrypt', keyring: A });
+    assert.equal(again.converted, 0);
+    assert.equal(again.index, undefined);
+  });
+
   it('what is already as asked is no finding: files under the run\'s passphrase (each with its own key id) are left by convert --encrypt, a plaintext orphan by --decrypt, a quarantine of such files says nothing', async (t) => {
     const root = testDir(t);
     const { cleanup } = await import('../src/ops/cleanup.js');

@@ -21,6 +21,7 @@ import { isEncryptedBin, readEncryptionHeader } from '../formats/encrypted-bin.j
 import { createRuntime } from '../engine/select.js';
 import { removeStaleTempFiles } from '../fs/temp-files.js';
 import { canonicalEntries } from '../integrity/tree-hash.js';
+import { clearIndex } from '../incremental/manage.js';
 import { mapJobs } from '../engine/pipeline.js';
 import type { Runtime } from '../engine/runtime.js';
 import { normalizeFormat } from '../formats/codec.js';
@@ -86,6 +87,13 @@ export interface ConvertReport {
    * there, beside newer results, would make every run fail).
    */
   quarantinedFiles?: number;
+  /**
+   * `convert --encrypt` that encrypted any file removes the library's index (docs/INDEX.md): its
+   * entries describe the files as they were in plaintext (class names, operation and key names), and
+   * runs with a key never replace another option set's entries. `cleared`: the index file removed
+   * (the next run builds it again); `error`: why it could not be (then `index clear` does it).
+   */
+  index?: { path: string; cleared: boolean; error?: string };
   scanComplete: boolean;
   /**
    * Sidecar files of the tree as the scan found them (README "Categories": the count every command
@@ -114,6 +122,7 @@ export async function convert(root: string, target: FormatName, opts: ConvertOpt
       const n = await quarantinedNotAsAsked(abs, opts);
       if (n > 0) report.quarantinedFiles = n;
     }
+    if (opts.encryption === 'encrypt' && !dryRun && report.converted > 0) report.index = clearPlaintextIndex(abs);
     if (before) {
       const after = await canonicalByImage(abs, opts, runtime);
       const mismatches: { image: string; before: string; after: string | null }[] = [];
@@ -127,6 +136,17 @@ export async function convert(root: string, target: FormatName, opts: ConvertOpt
     await runtime.close();
   }
   return report;
+}
+
+/** The library's index (its default place: root or cache folder), removed after an encrypting run; undefined when there was none. */
+function clearPlaintextIndex(root: string): ConvertReport['index'] {
+  try {
+    const { path, removed } = clearIndex(root);
+    return removed ? { path, cleared: true } : undefined;
+  } catch (e) {
+    const err = e as { message?: string; path?: string };
+    return { path: err.path ?? root, cleared: false, error: String(err.message ?? e) };
+  }
 }
 
 /**
