@@ -281,6 +281,11 @@ test('cleanup leaves the orphans relink can save and says how many; stats names 
     const dry = await cleanup(root, { dryRun: true, force: true, index: false });
     // Re-attachable, and ambiguous ones (their image is here, relink lists the candidates): all stay.
     assert.equal(dry.relinkable, lib.movable.size + lib.ambiguous.size);
+    // Of them, the ones relink lists but does not re-attach are counted apart: the user decides.
+    const relinkPlan = await relink(root, { dryRun: true });
+    const undecided = relinkPlan.ambiguous.reduce((n, a) => n + a.sidecars.length, 0);
+    assert.ok(undecided > 0);
+    assert.equal(dry.relinkUndecided, undecided);
     const planned = new Set(dry.actions.map((a) => a.rel));
     for (const o of [...lib.movable.keys(), ...lib.ambiguous]) assert.ok(!planned.has(o), `${o} would be quarantined`);
     for (const o of lib.gone) assert.ok(planned.has(o));
@@ -289,7 +294,8 @@ test('cleanup leaves the orphans relink can save and says how many; stats names 
     assert.match(s.stderr, new RegExp(`${lib.movable.size - lib.decoyed.size} of the \\d+ orphan\\(s\\) belong to images that moved`));
     const c = await runCli(['cleanup', root, '--json', '--force']);
     assert.equal(parseJson<{ relinkable: number }>(c).relinkable, lib.movable.size + lib.ambiguous.size);
-    assert.match(c.stderr, /left in place: their images moved or were renamed/);
+    assert.match(c.stderr, new RegExp(`${dry.relinkable - undecided} orphan\\(s\\) left in place: their images moved or were renamed`));
+    assert.match(c.stderr, new RegExp(`${undecided} orphan\\(s\\) left in place for you to decide`));
     for (const o of lib.movable.keys()) if (!lib.decoyed.has(o)) assert.ok(fs.existsSync(join(root, o)));
   } finally {
     removeTree(root);

@@ -129,6 +129,12 @@ export interface CleanupReport {
    * Never counted among the orphans to remove.
    */
   relinkable: number;
+  /**
+   * Of `relinkable`, those relink lists but does not re-attach (several images fit, the one image
+   * that fits has a sidecar of its own, orphans of different origin claim it): left for the user to
+   * decide, from `relink --dry-run`'s reasons (merge, keep or remove them).
+   */
+  relinkUndecided: number;
 }
 
 export const DEFAULT_MAX_FRACTION = 0.2;
@@ -250,10 +256,17 @@ export async function cleanup(root: string, opts: CleanupOptions = {}): Promise<
   // Orphans whose image may be in the library under another name or folder are results relink
   // re-attaches (or lists, when the evidence is ambiguous): left alone.
   const relinkable = new Set<string>();
+  let relinkUndecided = 0;
   if (found.orphans.length > 0) {
     const plan = await planRelink(rootAbs, scanOpts, found);
     for (const m of plan.matches) for (const s of m.sidecars) relinkable.add(s.path);
-    for (const a of plan.ambiguous) for (const rel of a.sidecars) relinkable.add(relJoin(rootAbs, rel));
+    for (const a of plan.ambiguous) {
+      for (const rel of a.sidecars) {
+        const p = relJoin(rootAbs, rel);
+        if (!relinkable.has(p)) relinkUndecided++;
+        relinkable.add(p);
+      }
+    }
   }
   const orphans: PlannedOrphan[] = found.orphans.filter((o) => !relinkable.has(o.path)).map((o) => ({ path: o.path, rel: o.rel, size: o.size, ...(o.leftBehind ? { leftBehind: true as const } : {}) }));
   const sidecarFiles = found.sidecarFiles;
@@ -281,6 +294,7 @@ export async function cleanup(root: string, opts: CleanupOptions = {}): Promise<
     guard: refusal,
     abandonedQuarantines: [],
     relinkable: relinkable.size,
+    relinkUndecided,
   };
   // What a cleanup stopped before its first move left in the quarantine goes now (nothing to
   // restore there); a dry run names it.
@@ -323,6 +337,7 @@ export async function quarantineFiles(
     guard: null,
     abandonedQuarantines: [],
     relinkable: 0,
+    relinkUndecided: 0,
   };
   if (files.length === 0) return report;
   report.abandonedQuarantines = await abandonedQuarantines(rootAbs, false);
