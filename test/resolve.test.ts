@@ -113,6 +113,8 @@ test('a copy saved into after the decision (same size: a newer result) stays, an
   assert.ok(existsSync(join(root, 'A.json')), 'A keeps a sidecar');
   assert.ok(existsSync(join(root, 'sub/B.bin')), 'the copy saved into stays');
   assert.equal(r.quarantined, 1, 'C.json (corrupt) goes as planned');
+  // Only C is resolved: A and B keep every copy (regression: all three were counted resolved).
+  assert.deepEqual([r.resolved, r.unresolved], [1, 2]);
   assert.notDeepEqual(await readSidecar(join(root, 'A.jpg')), {}, 'A reads a sidecar');
   void fresh;
 });

@@ -163,6 +163,15 @@ export async function resolveConflicts(root: string, opts: ResolveOptions = {}):
   report.quarantine = q.quarantine;
   report.quarantined = q.removed;
   report.skipped = q.skipped;
+  // An image none of whose copies moved (each changed since the scan, or could not move) is not
+  // resolved: it still has them all ("Resolved 20 images: 0 files moved" said otherwise).
+  const left = new Set(q.skipped.map((k) => k.path));
+  for (const d of report.decisions) {
+    if (d.keep !== null && d.quarantine.length > 0 && d.quarantine.every((p) => left.has(p))) {
+      report.resolved--;
+      report.unresolved++;
+    }
+  }
   return report;
 }
 
