@@ -5,7 +5,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync, renameSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, renameSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { execFileSync } from 'node:child_process';
 import { encodeSidecar } from '../src/formats/codec.js';
@@ -117,6 +117,26 @@ test('a copy saved into after the decision (same size: a newer result) stays, an
   assert.deepEqual([r.resolved, r.unresolved], [1, 2]);
   assert.notDeepEqual(await readSidecar(join(root, 'A.jpg')), {}, 'A reads a sidecar');
   void fresh;
+});
+
+test('a resolve none of whose files moved (each saved into since the decision) leaves no quarantine folder behind (regression: one whose manifest listed nothing, shown by restore --list)', async (t) => {
+  const stale = sidecarData('A.jpg', 1, 4) as JsonObject;
+  const root = makeTree({ 'A.jpg': FAKE_JPEG, 'A.json': { json: stale }, 'A.bin': encodeSidecar(sidecarData('A.jpg', 3, 4) as JsonObject, 'bin') });
+  t.after(() => removeTree(root));
+  utimesSync(join(root, 'A.json'), OLD, OLD);
+  utimesSync(join(root, 'A.bin'), NEW, NEW);
+  const json = readFileSync(join(root, 'A.json'));
+  const now = () => {
+    writeFileSync(join(root, 'A.json'), json); // a save since the decision: the copy stays
+    return NEW;
+  };
+  const r = await resolveConflicts(root, { engine: 'inline', now });
+  assert.deepEqual([r.quarantined, r.skipped.length, r.resolved, r.unresolved], [0, 1, 0, 1]);
+  assert.equal(r.quarantine, null);
+  const base = join(root, '.image-sidecar-quarantine');
+  assert.ok(!existsSync(base) || readdirSync(base).every((n) => n.startsWith('.')), `no quarantine folder: ${existsSync(base) ? readdirSync(base).join(', ') : ''}`);
+  const list = await runCli(['restore', root, '--list', '--json']);
+  assert.doesNotMatch(list.stdout, /"files":\s*0/);
 });
 
 test('an image with a candidate the scan could not read (a FIFO) is left alone and says so (not "changed since the scan")', async (t) => {
