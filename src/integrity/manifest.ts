@@ -95,7 +95,7 @@ export async function writeManifest(path: string, m: ManifestData): Promise<void
  * replaced the log). Checked before the work, as other outputs are.
  */
 export function assertManifestFile(path: string): void {
-  if (isStdoutName(path)) throw errors.usage(`the manifest needs a file (--manifest, the server's manifest), not standard output ("${path}")`);
+  if (isStdoutName(path)) throw errors.usage(`the manifest needs a file, not standard output ("${path}")`);
 }
 
 /** The entries as they are read: duplicates refused, the digest of the entries fed while they come in order. */
