@@ -99,12 +99,13 @@ describe('encryption: per-image reads and saves', () => {
     await rejects(readSidecarDetailed(x.image, { keyring: passphraseKeyring('other words') }), 'CORRUPT', /authentication failed: wrong key/);
     const out = path.join(testDir(t), 'x.jsonl');
     fs.writeFileSync(out, 'previous export');
-    await rejects(exportSidecars(root, { engine: 'inline', output: out, format: 'jsonl', keyring: B }), 'ENCRYPTED', new RegExp(A.keys[0].id));
+    // The refusal is the read's own error: a wrong key, not "give its key".
+    await rejects(exportSidecars(root, { engine: 'inline', output: out, format: 'jsonl', keyring: B }), 'CORRUPT', new RegExp(`authentication failed: wrong key \\(the file's key id is ${A.keys[0].id}`));
     assert.equal(fs.readFileSync(out, 'utf8'), 'previous export');
-    await rejects(hashTree(root, { engine: 'inline', canonical: true, keyring: B }), 'ENCRYPTED');
+    await rejects(hashTree(root, { engine: 'inline', canonical: true, keyring: B }), 'CORRUPT', /authentication failed: wrong key/);
     // Alone, with a wrong key: refused too, not an export that leaves the image out.
     fs.rmSync(path.join(root, 'IMG_1.json'));
-    await rejects(exportSidecars(root, { engine: 'inline', output: out, format: 'jsonl', keyring: B }), 'ENCRYPTED');
+    await rejects(exportSidecars(root, { engine: 'inline', output: out, format: 'jsonl', keyring: B }), 'CORRUPT', /wrong key/);
     // A damaged file under the right key is still passed over to the older copy, as any corrupt one is.
     putFile(root, 'IMG_1.json', encodeSidecar({ sidecar_info: {}, stale: true }, 'json'));
     const bytes = fs.readFileSync(x.sidecar);
@@ -113,6 +114,45 @@ describe('encryption: per-image reads and saves', () => {
     const fallback = await readSidecarDetailed(x.image, { keyring: A });
     assert.deepEqual(fallback.data, { sidecar_info: {}, stale: true });
     assert.ok(fallback.findings.some((f) => f.code === 'fallback'));
+  });
+
+  it('the tree commands judge an image by the file its read stops at: its encrypted file without its key (none, or a wrong one) is the image\'s state, never the older plaintext copy after it (regression: todo said done, find and stats used the JSON, validate called the encrypted file a kept copy)', async (t) => {
+    const root = testDir(t);
+    const x = image(root, 'IMG_1.jpg', 'bin', A);
+    putFile(root, 'IMG_1.json', encodeSidecar({ sidecar_info: {}, face_detection: { success: true, faces: [{ bbox: [0, 0, 1, 1], confidence: 0.9 }] } }, 'json'));
+    const { find } = await import('../src/ops/find.js');
+    const { todo } = await import('../src/ops/todo.js');
+    for (const [keyring, category] of [[undefined, 'encrypted'], [B, 'corrupt']] as const) {
+      const opts = { engine: 'inline' as const, index: false as const, keyring };
+      const s = await stats(root, opts);
+      assert.equal(s.categories[category], 1, `${category}: ${JSON.stringify(s.categories)}`);
+      assert.equal(s.categories.ok ?? 0, 0);
+      assert.deepEqual((await find(root, { ...opts, where: 'faces >= 1' })).entries, [], 'the JSON\'s face is not the image\'s');
+      const td = await todo(root, { ...opts, operation: 'face_detection' });
+      assert.equal(td.counts.done, 0, 'the image is not done by the JSON\'s result');
+      assert.deepEqual(td.problems.map((p) => [p.rel, p.category]), [['IMG_1.jpg', category]]);
+    }
+    // With the key: the encrypted file is the image's sidecar, the JSON a kept copy.
+    const s = await stats(root, { engine: 'inline', index: false, keyring: A });
+    assert.equal(s.categories.ok, 1);
+    void x;
+  });
+
+  it('a RAW+JPEG pair whose JPEG reads its own encrypted file without its key: export, datasets and hash --canonical refuse, as for a lone image (regression: the JPEG was left out, exit 0)', async (t) => {
+    const root = testDir(t);
+    putFile(root, 'IMG_1.jpg', FAKE_JPEG);
+    putFile(root, 'IMG_1.CR2', 'raw bytes');
+    putFile(root, 'IMG_1.jpg.bin', encodeSidecar(data('IMG_1.jpg'), 'bin', { encryptWith: A.keys[0] }));
+    putFile(root, 'IMG_1.json', encodeSidecar({ sidecar_info: {}, quality_assessment: { success: true } }, 'json')); // records neither image
+    const out = path.join(testDir(t), 'x.jsonl');
+    await rejects(exportSidecars(root, { engine: 'inline', output: out, format: 'jsonl' }), 'ENCRYPTED');
+    await rejects(exportSidecars(root, { engine: 'inline', output: out, format: 'jsonl', keyring: B }), 'CORRUPT', /wrong key/);
+    await rejects(hashTree(root, { engine: 'inline', canonical: true }), 'ENCRYPTED');
+    const { exportDataset } = await import('../src/ops/datasets.js');
+    await rejects(exportDataset(root, { engine: 'inline', format: 'embeddings', output: path.join(testDir(t), 'f.npy') }), 'ENCRYPTED');
+    // With the key, both images are exported.
+    await exportSidecars(root, { engine: 'inline', output: out, format: 'jsonl', keyring: A });
+    assert.equal(fs.readFileSync(out, 'utf8').trim().split('\n').length, 2);
   });
 
   it('saveSidecar keeps an encrypted sidecar encrypted (same key, new nonce) and refuses without a key', async (t) => {

@@ -16,10 +16,10 @@
  */
 import { opendir } from 'node:fs/promises';
 import { join, relative, resolve, sep } from 'node:path';
-import { errorFromJSON, errors, firstUnreadable, UNREADABLE_NAMED, type ErrorCode, type UnreadablePath } from '../errors.js';
+import { errorFromJSON, errors, firstUnreadable, UNREADABLE_NAMED, type ErrorCode, type SidecarError, type UnreadablePath } from '../errors.js';
 import { openScanCache } from '../incremental/scan-cache.js';
 import { assertDirectory, ScanSession } from '../scan/session.js';
-import type { ScanRecord, ScanSidecar } from '../scan/records.js';
+import { lockedFile, type ScanRecord } from '../scan/records.js';
 import { SKIP_DIR_NAMES } from '../discovery/own-folders.js';
 import { shownPath, walkTree } from '../discovery/walk.js';
 import { imageExtensionSet, isSidecarExt, nfc, splitName } from '../discovery/extensions.js';
@@ -270,8 +270,8 @@ export async function canonicalEntries(
     for await (const rec of session) {
       // Without a key the data of an encrypted sidecar is unknown: no digest rather than a wrong
       // one (nor one of an older plaintext candidate's data).
-      const enc = strict ? encryptedAhead(rec) : null;
-      if (enc) throw errors.encrypted(String(enc.inspection.encryptedKeyId ?? '?'), enc.path);
+      const locked = strict ? lockedDataError(rec) : null;
+      if (locked) throw locked;
       if (strict) {
         for (const sc of rec.sidecars) {
           if (sc.side !== 'local') continue;
@@ -305,17 +305,23 @@ export async function canonicalEntries(
 }
 
 /**
- * The encrypted sidecar (no key given for it: none, or a wrong key or passphrase) that the read rule
- * (ops/read.ts: candidates in preference order, only a damaged one is passed over) stops at for this
- * image record: one ahead of the effective sidecar, or any when none is. The scan's effective one is
- * then an older candidate, not the image's data: export and hash --canonical refuse rather than give it.
+ * Why an image record's data is unknown to this reader, as its read would say: a sidecar encrypted
+ * under a key not given (`lockedFile`: ENCRYPTED without a key, CORRUPT "authentication failed"
+ * with a wrong one) that a read stops at (docs/PAIRING.md §4) — for one image, one before its
+ * effective sidecar or any when none is; in a group of several images, which each read their own
+ * file, any of the group's. Export, datasets and hash --canonical refuse then, rather than give an
+ * older candidate's data or leave the image out. Null when there is none.
  */
-export function encryptedAhead(rec: ScanRecord): ScanSidecar | null {
+export function lockedDataError(rec: ScanRecord): SidecarError | null {
   if (rec.images.length === 0) return null;
+  const several = rec.images.length > 1;
+  const outside = rec.images.some((i) => i.outsideRoot === true);
   for (const sc of rec.sidecars) {
-    if (sc === rec.effective) return null;
+    if (!several && sc === rec.effective) return null;
+    if (several && sc.side !== 'local' && !outside) continue; // a link target's inside the root: its own record's
+    if (!lockedFile(sc.inspection)) continue;
     const ins = sc.inspection;
-    if (ins.status === 'encrypted' || (ins.status === 'corrupt' && ins.encryptedKeyId !== undefined)) return sc;
+    return ins.status === 'encrypted' ? errors.encrypted(String(ins.encryptedKeyId ?? '?'), sc.path) : errorFromJSON({ code: 'CORRUPT', message: ins.error?.message ?? 'authentication failed', path: sc.path });
   }
   return null;
 }

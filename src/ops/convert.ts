@@ -12,7 +12,7 @@ import { nfc } from '../discovery/extensions.js';
 import { candidateNames } from '../discovery/pair.js';
 import { errors, type SidecarError } from '../errors.js';
 import { assertDirectory } from '../scan/session.js';
-import { isForeign, type ScanRecord, type ScanSidecar } from '../scan/records.js';
+import { isForeign, lockedFile, type ScanRecord, type ScanSidecar } from '../scan/records.js';
 import { scan } from './scan.js';
 import { sidecarLinkTargets } from './sidecar-links.js';
 import { MANIFEST_NAME, quarantineBase } from './quarantine-folder.js';
@@ -346,7 +346,7 @@ function leftAsItIs(sc: ScanSidecar, action: 'skip-orphan' | 'skip-outside-root'
 
 /** A candidate that cannot be converted because it cannot be read or decoded. */
 function badItem(sc: ScanSidecar, enc?: Pick<ConvertTaskOptions, 'format' | 'encryption' | 'keyring'>): ConvertItem {
-  if (sc.inspection.status === 'encrypted') {
+  if (lockedFile(sc.inspection)) {
     // No key: fine when the target is what it already is (an encrypted bin), a failure otherwise.
     const fine = enc !== undefined && enc.format === 'bin' && enc.encryption === undefined;
     return skipItem(sc, fine ? 'skip-already' : 'skip-encrypted', fine);
@@ -413,9 +413,12 @@ export function planRecord(
     let blocked: ScanSidecar | null = null;
     for (const sc of files) {
       const ins = sc.inspection;
-      // Writing it would write through the link. With encryption asked, a finding unless what it
-      // reads already is as asked: the image reads its results in plaintext, or under the old key.
-      if (sc.isLink) out.push(enc.encryption !== undefined && ins.status === 'ok' && !isForeign(sc) ? leftAsItIs(sc, 'skip-symlink', enc, 'it is a symlinked sidecar, never written through (replace the link by a copy of the file it reads)') : skipItem(sc, 'skip-symlink'));
+      if (sc.isLink) {
+        // Writing it would write through the link. With encryption asked, a finding unless what it
+        // reads already is as asked: its image reads its results in plaintext, or under the old key.
+        const leftAsked = enc.encryption !== undefined && (ins.status === 'ok' || lockedFile(ins)) && !isForeign(sc);
+        out.push(leftAsked ? leftAsItIs(sc, 'skip-symlink', enc, 'it is a symlinked sidecar, never written through (replace the link by a copy of the file it reads)') : skipItem(sc, 'skip-symlink'));
+      }
       else if (ins.status !== 'ok') out.push(badItem(sc, encOpts));
       else if (isForeign(sc)) out.push(skipItem(sc, 'skip-not-sidecar')); // a report, another tool's file
       else {

@@ -35,7 +35,7 @@ import { leadsToRegularFile } from '../fs/regular-file.js';
 import { fsyncDirs } from '../fs/dir-sync.js';
 import { assertLockHeld, withSidecarLock } from '../fs/lock.js';
 import { processState, tempNameFor, tempNameWriter } from '../fs/temp-files.js';
-import { encryptedAhead } from '../integrity/tree-hash.js';
+import { lockedDataError } from '../integrity/tree-hash.js';
 import type { ScanImage, ScanRecord, TreeSeq } from '../scan/records.js';
 import { imageSidecars, sidecarFilter } from './common.js';
 import { recordProblems } from './export.js';
@@ -211,8 +211,8 @@ export async function exportDataset(root: string, opts: DatasetExportOptions): P
       }
       if (rec.images.length === 0) continue;
       // Without a key an encrypted sidecar's results are unknown: fail rather than leave them out silently.
-      const enc = encryptedAhead(rec);
-      if (enc) throw errors.encrypted(enc.inspection.encryptedKeyId ?? '?', enc.path);
+      const locked = lockedDataError(rec);
+      if (locked) throw locked;
       // (A RAW+JPEG pair whose images each have their own sidecar: an entry for each.)
       const taken = await imageSidecars(rec, scanOpts);
       for (const sc of taken.leftOut) {

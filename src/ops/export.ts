@@ -53,7 +53,7 @@ import { csvRow, type CsvOptions } from './csv.js';
 import { SIDECAR_EXPORT_FORMATS } from '../vocabulary.js';
 import { openOutputSink } from '../fs/output-sink.js';
 import { isStdoutName } from '../fs/stdout-name.js';
-import { encryptedAhead } from '../integrity/tree-hash.js';
+import { lockedDataError } from '../integrity/tree-hash.js';
 
 export type ExportFormat = (typeof SIDECAR_EXPORT_FORMATS)[number];
 
@@ -139,8 +139,8 @@ export async function exportSidecars(root: string, opts: ExportOptions): Promise
       if (rec.images.length === 0) continue;
       // Without a key an encrypted sidecar's data is unknown: fail rather than leave it out
       // silently, or give an older plaintext candidate's data for it.
-      const enc = encryptedAhead(rec);
-      if (enc) throw errors.encrypted(enc.inspection.encryptedKeyId ?? '?', enc.path);
+      const locked = lockedDataError(rec);
+      if (locked) throw locked;
       // (A RAW+JPEG pair whose images each have their own sidecar: an entry for each; a readable
       // sidecar of the folder neither takes alone is exported too, under the image entryImage
       // names: a data export leaves nothing out, and each entry names its sidecar. Not the files a

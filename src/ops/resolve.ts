@@ -26,7 +26,7 @@
 import type { Stats } from 'node:fs';
 import { lstat } from 'node:fs/promises';
 import { errors, isSidecarError } from '../errors.js';
-import { isForeign, isLeftBehind, type ScanRecord, type ScanSidecar } from '../scan/records.js';
+import { isForeign, isLeftBehind, lockedFile, type ScanRecord, type ScanSidecar } from '../scan/records.js';
 import { scan } from './scan.js';
 import type { JsonObject, Options, SidecarFormat } from '../types.js';
 import { isBackendMap, sameEntry } from './save.js';
@@ -195,15 +195,13 @@ export function resultsCovered(older: JsonObject, current: JsonObject, olderIsNe
   return true;
 }
 
-/** A candidate encrypted under a key that was not given: never decrypted, nothing known of it. */
-const undecrypted = (s: ScanSidecar) => s.inspection.status === 'corrupt' && s.inspection.encryptedKeyId !== undefined;
 
 /**
  * A candidate the scan did not read whole (unreadable, over a limit, encrypted without its key):
  * nothing says it is the worse copy, so its image is left alone (`decide`, with why).
  */
 function notReadByScan(s: ScanSidecar): boolean {
-  return (s.inspection.status !== 'ok' && s.inspection.status !== 'corrupt') || LIMIT_REASON[s.inspection.error?.code ?? ''] !== undefined || undecrypted(s);
+  return (s.inspection.status !== 'ok' && s.inspection.status !== 'corrupt') || LIMIT_REASON[s.inspection.error?.code ?? ''] !== undefined || lockedFile(s.inspection);
 }
 
 /** Each candidate's lstat now, or null when one is gone or no longer has the size the scan read. */
@@ -229,7 +227,7 @@ async function decide(rec: ScanRecord, local: ScanSidecar[], prefer: ResolvePref
   const blocked = local.filter(notReadByScan);
   if (blocked.length > 0) {
     const b = blocked[0]!;
-    const why = LIMIT_REASON[b.inspection.error?.code ?? ''] ?? (undecrypted(b) ? `no key for it: key id ${b.inspection.encryptedKeyId}` : b.inspection.status);
+    const why = LIMIT_REASON[b.inspection.error?.code ?? ''] ?? (lockedFile(b.inspection) ? `no key for it: key id ${b.inspection.encryptedKeyId}` : b.inspection.status);
     return { image, keep: null, quarantine: [], reason: `left alone: ${blocked.map((b) => b.rel).join(', ')} could not be read (${why})` };
   }
   // A stem file the read order put after a name-ext file of its side (docs/PAIRING.md §4): that

@@ -4,7 +4,7 @@ import type { PendingRecord } from './pending.js';
 import { basename } from 'node:path';
 import { leftBehindAmong, unrecordedStemFiles, withUnrecordedStemLater, type FileRecordSeen } from '../discovery/pair.js';
 import { leadsToRegularFile } from '../fs/regular-file.js';
-import { categorize, isForeign, readAsOurs, unlessLookalike, type ScanRecord, type ScanSidecar, type TreeSeq } from './records.js';
+import { categorize, isForeign, lockedFile, readAsOurs, unlessLookalike, type ScanRecord, type ScanSidecar, type TreeSeq } from './records.js';
 
 /**
  * What a stem-form file records of its image (its file name, NFC), read for the rare record whose
@@ -70,10 +70,20 @@ export function finalizeRecord(
   // Another tool's files beside an image (Takeout's IMG_1.jpg.json) are not its sidecars (docs/PAIRING.md §7).
   const withImages = p.images.length > 0;
   if (withImages && categoryView.some(isForeign)) categoryView = categoryView.filter((sc) => !isForeign(sc));
-  for (const sc of categoryView) if (!effectiveForCategory && (sc.inspection.status === 'ok' || sc.inspection.status === 'unchecked')) effectiveForCategory = sc;
+  // One image's read stops at a file encrypted under a key not given (docs/PAIRING.md §4): no file
+  // after it is its data. (Several images' reads are judged one by one: ops/common.ts.)
+  const stopsAtLocked = p.images.length === 1 && p.images[0].broken !== true;
+  let locked: ScanSidecar | null = null;
+  for (const sc of categoryView) {
+    if (effectiveForCategory || locked) break;
+    if (stopsAtLocked && lockedFile(sc.inspection) && !isLeftBehind(sc)) locked = sc;
+    else if (sc.inspection.status === 'ok' || sc.inspection.status === 'unchecked') effectiveForCategory = sc;
+  }
+  let stopped = false;
   for (let i = 0; i < sidecars.length; i++) {
     const sc = sidecars[i];
     const ins = sc.inspection;
+    if (stopsAtLocked && !effective && lockedFile(ins) && !isLeftBehind(sc)) stopped = true;
     if (own(i) && (ins.status === 'corrupt' || ins.status === 'unreadable')) continue; // reported by its own record
     if (isLeftBehind(sc)) continue;
     if (withImages && isForeign(sc)) {
@@ -81,9 +91,9 @@ export function finalizeRecord(
       continue;
     }
     if (ins.status === 'unchecked') {
-      if (!effective) effective = sc;
+      if (!effective && !stopped) effective = sc;
     } else if (ins.status === 'ok') {
-      if (!effective) effective = sc;
+      if (!effective && !stopped) effective = sc;
       if (ins.notes.length > 0) findings.push({ code: ins.notes.some((n) => /BOM/i.test(n)) ? 'bom' : 'note', message: ins.notes.join('; '), paths: [sc.path] });
     } else if (ins.status === 'unreadable') {
       problem(sc.path, ins.error?.code ?? 'IO', ins.error?.message ?? 'unreadable', p.seq);
@@ -98,7 +108,7 @@ export function finalizeRecord(
   if (effective && firstAt >= 0 && sidecars[firstAt] !== effective && !own(firstAt) && !(withImages && isForeign(sidecars[firstAt]))) {
     findings.push({ code: 'fallback', message: `preferred sidecar unusable; read ${effective.name} instead`, paths: [sidecars[firstAt].path, effective.path] });
   }
-  const category = p.forced ?? unlessLookalike(categorize(p.images, categoryView, effectiveForCategory), p.lookalikes);
+  const category = p.forced ?? (locked !== null ? (locked.inspection.status === 'encrypted' ? 'encrypted' : 'corrupt') : unlessLookalike(categorize(p.images, categoryView, effectiveForCategory), p.lookalikes));
   if (category === 'unknown-image' && p.lookalikes) {
     findings.push({ code: 'unknown-image', message: `pairs with no known image, but ${p.lookalikes.join(', ')} has its name: an image type not in the extension list? (add it with --image-ext); never an orphan`, paths: [sidecars[0].path] });
   }

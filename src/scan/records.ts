@@ -128,6 +128,15 @@ export function readAsOurs(ins: FileInspection): boolean {
   return (ins.status === 'ok' && (ins.shape === null || ins.shape === 'sidecar')) || ins.status === 'corrupt' || ins.status === 'encrypted';
 }
 
+/**
+ * A file of ours encrypted under a key that was not given: none (`encrypted`), or a wrong key or
+ * passphrase (`corrupt`, its key id kept: never decrypted). Its data is unknown, and likely the
+ * image's newest: a read stops there (docs/PAIRING.md §4), where a damaged file is passed over.
+ */
+export function lockedFile(ins: FileInspection): boolean {
+  return ins.status === 'encrypted' || (ins.status === 'corrupt' && ins.encryptedKeyId !== undefined);
+}
+
 /** A stem file another image of its stem left behind (finalize.ts, docs/PAIRING.md §3): named by the record's `left-behind` finding. */
 export function isLeftBehind(rec: ScanRecord, sc: { path: string }): boolean {
   for (const f of rec.findings) if (f.code === 'left-behind' && f.paths[0] === sc.path) return true;

@@ -1,5 +1,5 @@
 import { performance } from 'node:perf_hooks';
-import { errors, isOtherJson, isSidecarError, READ_ERROR_CODES } from '../errors.js';
+import { errors, isOtherJson, isSidecarError, isWrongKey, READ_ERROR_CODES } from '../errors.js';
 import { decodeSidecar } from '../formats/codec.js';
 import { withFloatBlocks } from '../formats/cbor.js';
 import { typedJsonText } from '../formats/json.js';
@@ -373,7 +373,7 @@ export function inspectBytes(item: InspectItem, bytes: Buffer, opts: InspectOpti
       out.status = 'corrupt';
       // Encrypted under a key not given (wrong key or passphrase): corrupt as documented, and its
       // key id says it was never decrypted (resolve leaves it alone, as it does an `encrypted` one).
-      if (err.code === 'CORRUPT' && typeof err.details?.keyId === 'string') out.encryptedKeyId = err.details.keyId;
+      if (isWrongKey(err)) out.encryptedKeyId = String(err.details!.keyId);
     }
     out.error = { code: err.code, message: err.message };
   }
