@@ -393,7 +393,7 @@ describe('encryption: tree operations', () => {
     assert.deepEqual(bad(dec), [['A.bin', 'skip-symlink', 'CONFLICT', 'left encrypted']]);
   });
 
-  it('convert --encrypt removes the library\'s index, which held the plaintext files\' summaries (regression: their class names stayed in .image-sidecar/index, runs with a key never replacing them)', async (t) => {
+  it('convert --encrypt removes the library\'s index, whose entries described the files in plaintext (regression: their class names stayed in .image-sidecar/index, runs with a key never replacing them)', async (t) => {
     const root = testDir(t);
     const x = image(root, 'IMG_1.jpg', 'json');
     const secret = 'SECRETCLASS_7';
@@ -415,10 +415,18 @@ describe('encryption: tree operations', () => {
     const s = await stats(root, { engine: 'inline', index: { racyMarginMs: 0 }, keyring: A });
     assert.equal(s.total_sidecars, 2);
     assert.ok(!fs.existsSync(indexPath) || !fs.readFileSync(indexPath).includes(secret));
-    // A run with nothing left to encrypt leaves the index alone.
+    // A run with nothing left to encrypt removes it too: an earlier run may have stopped part way
+    // after encrypting, the index made before it still there.
+    await stats(root, { engine: 'inline', index: { racyMarginMs: 0 } });
+    assert.ok(fs.existsSync(indexPath));
     const again = await convert(root, 'bin', { engine: 'inline', encryption: 'encrypt', keyring: A });
     assert.equal(again.converted, 0);
-    assert.equal(again.index, undefined);
+    assert.deepEqual(again.index, { path: indexPath, cleared: true });
+    assert.equal(fs.existsSync(indexPath), false);
+    // --decrypt and a plain conversion leave it.
+    await stats(root, { engine: 'inline', index: { racyMarginMs: 0 }, keyring: A });
+    await convert(root, 'bin', { engine: 'inline' });
+    assert.ok(fs.existsSync(indexPath));
   });
 
   it('what is already as asked is no finding: files under the run\'s passphrase (each with its own key id) are left by convert --encrypt, a plaintext orphan by --decrypt, a quarantine of such files says nothing', async (t) => {

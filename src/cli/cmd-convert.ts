@@ -11,7 +11,7 @@ import { errors, EXIT_CLEAN, EXIT_FINDINGS } from '../errors.js';
 import type { ConvertItem } from '../ops/convert.js';
 import type { FormatName } from '../types.js';
 import { FORMAT_NAMES } from '../vocabulary.js';
-import { colorEnabled, engineOptions, inputDirectory, note, optString, wantsHuman, type CommandContext } from './context.js';
+import { colorEnabled, engineOptions, inputDirectory, note, optString, userCacheDir, wantsHuman, type CommandContext } from './context.js';
 import { ConvertListing, convertItemLine, quarantinedWarning, SHORT_PLAN } from './convert-list.js';
 import { emit } from './emit.js';
 import { convertMessage } from '../messages.js';
@@ -48,7 +48,7 @@ export async function run(ctx: CommandContext): Promise<number> {
       dryRun,
       keepSource: ctx.opts.keepSource === true,
       verify: ctx.opts.verify === true,
-      ...(encrypt ? { encryption: 'encrypt' as const } : decrypt ? { encryption: 'decrypt' as const } : {}),
+      ...(encrypt ? { encryption: 'encrypt' as const, indexPlace: { cacheDir: userCacheDir(ctx.io.env) } } : decrypt ? { encryption: 'decrypt' as const } : {}),
       onProgress: progress.update,
       onItem: (item) => {
         listing.add(item);
@@ -109,6 +109,6 @@ export async function run(ctx: CommandContext): Promise<number> {
   if (r.sourcesKept !== undefined) note(ctx, `warning: ${r.sourcesKept}`);
   const quarantined = r.quarantinedFiles ?? 0;
   if (quarantined > 0) note(ctx, quarantinedWarning(quarantined));
-  if (r.index !== undefined) note(ctx, r.index.cleared ? `index removed (${r.index.path}): it held the plaintext files' summaries; the next run builds it again` : `warning: the index (${r.index.path}) still holds the plaintext files' summaries and could not be removed: ${r.index.error}; run image-sidecar index clear`);
+  if (r.index !== undefined) note(ctx, r.index.cleared ? `index removed (${r.index.path}): its entries described the files in plaintext; the next run builds it again` : `warning: the index (${r.index.path}) may describe the files in plaintext and could not be removed: ${r.index.error}; run image-sidecar index clear`);
   return r.failed > 0 || r.conflicts > 0 || mismatches > 0 || !r.scanComplete ? EXIT_FINDINGS : EXIT_CLEAN;
 }

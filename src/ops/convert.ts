@@ -22,6 +22,7 @@ import { createRuntime } from '../engine/select.js';
 import { removeStaleTempFiles } from '../fs/temp-files.js';
 import { canonicalEntries } from '../integrity/tree-hash.js';
 import { clearIndex } from '../incremental/manage.js';
+import type { IndexLocationOptions } from '../model/index-options.js';
 import { mapJobs } from '../engine/pipeline.js';
 import type { Runtime } from '../engine/runtime.js';
 import { normalizeFormat } from '../formats/codec.js';
@@ -57,6 +58,11 @@ export interface ConvertOptions extends Options {
    * Default: encrypted stays encrypted, plaintext stays plaintext.
    */
   encryption?: 'encrypt' | 'decrypt' | 'rekey';
+  /**
+   * Where runs keep the library's index (the CLI gives its cache folder), which an encrypting run
+   * removes (`ConvertReport.index`). Convert itself never reads an index.
+   */
+  indexPlace?: IndexLocationOptions;
 }
 
 export interface ConvertReport {
@@ -88,10 +94,11 @@ export interface ConvertReport {
    */
   quarantinedFiles?: number;
   /**
-   * `convert --encrypt` that encrypted any file removes the library's index (docs/INDEX.md): its
-   * entries describe the files as they were in plaintext (class names, operation and key names), and
-   * runs with a key never replace another option set's entries. `cleared`: the index file removed
-   * (the next run builds it again); `error`: why it could not be (then `index clear` does it).
+   * `convert --encrypt` (not a dry run) removes the library's index where runs keep it (docs/INDEX.md):
+   * entries made before the library was encrypted describe its files in plaintext (class names,
+   * operation and key names), and runs with a key never replace another option set's entries.
+   * `cleared`: the index file removed (the next run builds it again); `error`: why it could not be
+   * (then `index clear` does it). Absent when there was none.
    */
   index?: { path: string; cleared: boolean; error?: string };
   scanComplete: boolean;
@@ -122,7 +129,6 @@ export async function convert(root: string, target: FormatName, opts: ConvertOpt
       const n = await quarantinedNotAsAsked(abs, opts);
       if (n > 0) report.quarantinedFiles = n;
     }
-    if (opts.encryption === 'encrypt' && !dryRun && report.converted > 0) report.index = clearPlaintextIndex(abs);
     if (before) {
       const after = await canonicalByImage(abs, opts, runtime);
       const mismatches: { image: string; before: string; after: string | null }[] = [];
@@ -134,14 +140,16 @@ export async function convert(root: string, target: FormatName, opts: ConvertOpt
     }
   } finally {
     await runtime.close();
+    // Also after a run that stopped part way: what it encrypted is no longer plaintext in the tree.
+    if (opts.encryption === 'encrypt' && !dryRun) report.index = clearPlaintextIndex(abs, opts.indexPlace);
   }
   return report;
 }
 
-/** The library's index (its default place: root or cache folder), removed after an encrypting run; undefined when there was none. */
-function clearPlaintextIndex(root: string): ConvertReport['index'] {
+/** The library's index where runs keep it, removed after an encrypting run; undefined when there was none. */
+function clearPlaintextIndex(root: string, place: IndexLocationOptions | undefined): ConvertReport['index'] {
   try {
-    const { path, removed } = clearIndex(root);
+    const { path, removed } = clearIndex(root, place);
     return removed ? { path, cleared: true } : undefined;
   } catch (e) {
     const err = e as { message?: string; path?: string };
