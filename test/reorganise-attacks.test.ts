@@ -847,6 +847,28 @@ test('2 relink leaves a file another image\'s sidecar link reads (moved, the lin
     assert.equal(r.relinked, 0);
     assert.ok(r.skipped.some((k) => /sidecar link .*x\/M\.json reads this file/.test(k.reason)), JSON.stringify(r.skipped));
     assert.deepEqual((await readSidecar(join(root, 'x/M.jpg'))).res, { who: 'Z, read by M too' });
+
+  } finally {
+    removeTree(root);
+  }
+});
+
+test('2 relink none of whose moves happen (a save landed where each orphan was to go) leaves no quarantine folder behind (regression: one whose manifest listed nothing)', async () => {
+  const root = makeTree({ 'a/IMG_1.jpg': bytes(500, 5), b: { dir: true } });
+  try {
+    await saveSidecar(join(root, 'a/IMG_1.jpg'), 'res', { v: 1 }, { format: 'json' });
+    fs.renameSync(join(root, 'a/IMG_1.jpg'), join(root, 'b/IMG_1.jpg')); // a plain mv: a/IMG_1.json is an orphan
+    const now = () => {
+      fs.writeFileSync(join(root, 'b/IMG_1.json'), fs.readFileSync(join(root, 'a/IMG_1.json'))); // a save where the image now is, since the plan: not moved over
+      return new Date('2026-01-02T03:04:05Z');
+    };
+    const r = await relink(root, { index: false, now });
+    assert.equal(r.relinked, 0);
+    assert.equal(r.skipped.length, 1, JSON.stringify(r.skipped));
+    assert.deepEqual([r.manifest, r.quarantine], [null, null]);
+    const base = join(root, '.image-sidecar-quarantine');
+    assert.deepEqual(fs.existsSync(base) ? fs.readdirSync(base).filter((n) => !n.startsWith('.')) : [], []);
+    assert.ok(fs.existsSync(join(root, 'a/IMG_1.json')));
   } finally {
     removeTree(root);
   }

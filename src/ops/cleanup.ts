@@ -24,7 +24,7 @@
 import { fsyncDirs } from '../fs/dir-sync.js';
 import { makeFolders } from '../fs/make-folders.js';
 import { readdirSync } from 'node:fs';
-import { mkdir, readdir, realpath, rmdir, unlink } from 'node:fs/promises';
+import { mkdir, realpath, unlink } from 'node:fs/promises';
 import { hashRegularFile, sameFile, type FileSnapshot } from '../fs/file-hash.js';
 import { lstatOrNull, moveNoOverwrite, pathExists } from '../fs/move.js';
 import { isSafeRel, relJoin } from '../fs/rel-path.js';
@@ -56,6 +56,7 @@ import {
   quarantineBase,
   quarantineStamp,
   removeAbandonedQuarantines,
+  removeEmptyQuarantine,
   ensureQuarantineBase,
   LibraryHold,
   withQuarantineLock,
@@ -590,15 +591,6 @@ async function quarantineUnder(
   await writeManifest(manifestPath, completeManifest(manifest, moved, limit));
 }
 
-/** This run's quarantine folder when nothing moved into it: its manifest, then the folders made for the moves, only while empty. */
-async function removeEmptyQuarantine(folder: string, manifestPath: string): Promise<void> {
-  await unlink(manifestPath).catch(() => undefined);
-  const removeIfEmpty = async (dir: string): Promise<void> => {
-    for (const e of await readdir(dir, { withFileTypes: true }).catch(() => [])) if (e.isDirectory()) await removeIfEmpty(join(dir, e.name));
-    await rmdir(dir).catch(() => undefined); // not empty: something is there, it stays
-  };
-  await removeIfEmpty(folder);
-}
 
 
 /**

@@ -509,3 +509,26 @@ export async function quarantineBase(rootAbs: string): Promise<string | null> {
   if (!st.isDirectory()) throw errors.outsideRoot(base, rootAbs);
   return base;
 }
+
+/**
+ * A run's own quarantine folder when nothing moved into it (each file changed since the plan, or
+ * could not move): nothing to restore, so it goes — only while it holds nothing but its manifest
+ * and the empty folders made for the moves (anything else there stays, the manifest with it).
+ */
+export async function removeEmptyQuarantine(folder: string, manifestPath: string): Promise<void> {
+  const onlyFolders = async (dir: string): Promise<boolean> => {
+    for (const e of await readdir(dir, { withFileTypes: true })) {
+      const p = join(dir, e.name);
+      if (p === manifestPath) continue;
+      if (!e.isDirectory() || !(await onlyFolders(p))) return false;
+    }
+    return true;
+  };
+  if (!(await onlyFolders(folder).catch(() => false))) return;
+  await unlink(manifestPath).catch(() => undefined);
+  const removeAll = async (dir: string): Promise<void> => {
+    for (const e of await readdir(dir, { withFileTypes: true }).catch(() => [])) if (e.isDirectory()) await removeAll(join(dir, e.name));
+    await rmdir(dir).catch(() => undefined); // rmdir: never a file that arrived meanwhile
+  };
+  await removeAll(folder);
+}

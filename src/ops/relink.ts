@@ -43,7 +43,7 @@ import { inspectFile } from '../tasks/inspect.js';
 import type { InspectOptions } from '../model/inspection.js';
 import { categorize, isMovableOrphan, readAsOurs, unlessLookalike } from '../scan/records.js';
 import { linkReading, sidecarLinkTargets } from './sidecar-links.js';
-import { MANIFEST_MAX_BYTES, MANIFEST_NAME, RELINK_MANIFEST_VERSION, besideRecord, completeManifest, LibraryHold, removeAbandonedQuarantines, quarantineStamp, withQuarantineLock, writeManifest, type ManifestEntry, type QuarantineManifest } from './quarantine-folder.js';
+import { MANIFEST_MAX_BYTES, MANIFEST_NAME, RELINK_MANIFEST_VERSION, besideRecord, completeManifest, LibraryHold, removeAbandonedQuarantines, removeEmptyQuarantine, quarantineStamp, withQuarantineLock, writeManifest, type ManifestEntry, type QuarantineManifest } from './quarantine-folder.js';
 
 export interface RelinkOptions extends Options {
   /** Plan only; change nothing. */
@@ -669,6 +669,12 @@ async function moveUnder(
   report.skipped.sort((a, b) => (a.rel < b.rel ? -1 : a.rel > b.rel ? 1 : 0)); // finished out of order
   await fsyncDirs(dirs);
   library.check();
+  if (done.length === 0) {
+    await removeEmptyQuarantine(folder, manifestPath);
+    report.quarantine = null;
+    report.manifest = null;
+    return;
+  }
   await writeManifest(manifestPath, completeManifest(manifest, done, MANIFEST_MAX_BYTES));
 }
 

@@ -168,6 +168,9 @@ export async function resolveConflicts(root: string, opts: ResolveOptions = {}):
   const left = new Set(q.skipped.map((k) => k.path));
   for (const d of report.decisions) {
     if (d.keep !== null && d.quarantine.length > 0 && d.quarantine.every((p) => left.has(p))) {
+      d.reason = `left alone: none of its other copies could move (skipped: changed since the decision, or could not be moved)`;
+      d.keep = null;
+      d.quarantine = [];
       report.resolved--;
       report.unresolved++;
     }
