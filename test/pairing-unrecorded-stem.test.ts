@@ -275,11 +275,13 @@ test('unrecorded stem file: beside a name-ext file the reader cannot decode (enc
   const withKey = await readSidecarDetailed(jpeg, { keyring: ring });
   assert.equal(withKey.path, own);
   assert.deepEqual(objectIds(withKey.data), ['secret']);
-  // The scan without the key reads the JSON, saying why (the encrypted file ranks first); with it, the file.
+  // The scan without the key stops where the read does: the image's state is its encrypted file's,
+  // not the JSON's (docs/PAIRING.md §4); with the key, the file.
   const records = [];
   for await (const rec of scan(lib, { index: false })) records.push(rec);
-  assert.equal(records[0].effective?.path, stem);
-  assert.deepEqual(records[0].findings.map((f) => f.code).sort(), ['encrypted', 'fallback']);
+  assert.equal(records[0].effective, null);
+  assert.equal(records[0].category, 'encrypted');
+  assert.deepEqual(records[0].findings.map((f) => f.code).sort(), ['encrypted']);
   const keyed = [];
   for await (const rec of scan(lib, { index: false, keyring: ring })) keyed.push(rec);
   assert.equal(keyed[0].effective?.path, own);
@@ -287,7 +289,7 @@ test('unrecorded stem file: beside a name-ext file the reader cannot decode (enc
     const v = await validate(lib, { index: false, keyring });
     const idx = path.join(root, keyring ? 'idx-key' : 'idx');
     for (let run = 0; run < 3; run++) await assertValidateAsWithoutIndex(lib, idx, v, `run ${run + 1}`, { keyring });
-    assert.equal(v.results!.find((x) => x.category === 'ok')?.file_path, keyring ? own : stem);
+    assert.equal(v.results!.find((x) => x.category === 'ok')?.file_path, keyring ? own : undefined);
   }
 });
 
