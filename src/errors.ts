@@ -150,8 +150,8 @@ export const errors = {
       path,
       details: { format },
     }),
-  tooLarge: (size: number, limit: number, path?: string) =>
-    new SidecarError('TOO_LARGE', `${where(path)}file is ${size} bytes, above the limit of ${limit} bytes`, {
+  tooLarge: (size: number, limit: number, path?: string, what = 'file') =>
+    new SidecarError('TOO_LARGE', `${where(path)}${what} is ${size} bytes, above the limit of ${limit} bytes`, {
       path,
       details: { size, limit },
     }),

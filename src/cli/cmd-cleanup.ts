@@ -40,7 +40,7 @@ async function runCleanup(ctx: CommandContext): Promise<number> {
   if (r.skipped.length > 0) note(ctx, `warning: ${r.skipped.length} orphan(s) changed or could not be moved and were left in place`);
   const relinks = r.relinkable - r.relinkUndecided;
   if (relinks > 0) note(ctx, `${relinks} orphan(s) left in place: their images moved or were renamed inside the library; put them back with: image-sidecar relink ${JSON.stringify(dir)} --dry-run`);
-  if (r.relinkUndecided > 0) note(ctx, `${r.relinkUndecided} orphan(s) left in place for you to decide: an image in the library may be theirs, but relink cannot tell which, or that image has results of its own; image-sidecar relink ${JSON.stringify(dir)} --dry-run lists each with why (merge, keep or remove them)`);
+  if (r.relinkUndecided > 0) note(ctx, `${r.relinkUndecided} orphan(s) left in place for you to decide: an image in the library may be theirs, but relink does not re-attach them; image-sidecar relink ${JSON.stringify(dir)} --dry-run lists each with why (merge, keep or remove them)`);
   if (!dryRun && r.mode === 'quarantine' && r.removed > 0) note(ctx, `undo with: image-sidecar restore ${JSON.stringify(dir)}`);
   if (r.guard !== null) {
     // Not silenced by --quiet: it is why the exit code is 1.

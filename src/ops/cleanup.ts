@@ -131,9 +131,9 @@ export interface CleanupReport {
    */
   relinkable: number;
   /**
-   * Of `relinkable`, those relink lists but does not re-attach (several images fit, the one image
-   * that fits has a sidecar of its own, orphans of different origin claim it): left for the user to
-   * decide, from `relink --dry-run`'s reasons (merge, keep or remove them).
+   * Of `relinkable`, those relink lists as ambiguous and does not re-attach (several images fit, the
+   * one that fits has a sidecar of its own, ...): left for the user to decide, from
+   * `relink --dry-run`'s reason for each (merge, keep or remove them).
    */
   relinkUndecided: number;
 }
@@ -262,11 +262,8 @@ export async function cleanup(root: string, opts: CleanupOptions = {}): Promise<
     const plan = await planRelink(rootAbs, scanOpts, found);
     for (const m of plan.matches) for (const s of m.sidecars) relinkable.add(s.path);
     for (const a of plan.ambiguous) {
-      for (const rel of a.sidecars) {
-        const p = relJoin(rootAbs, rel);
-        if (!relinkable.has(p)) relinkUndecided++;
-        relinkable.add(p);
-      }
+      for (const rel of a.sidecars) relinkable.add(relJoin(rootAbs, rel));
+      relinkUndecided += a.sidecars.length;
     }
   }
   const orphans: PlannedOrphan[] = found.orphans.filter((o) => !relinkable.has(o.path)).map((o) => ({ path: o.path, rel: o.rel, size: o.size, ...(o.leftBehind ? { leftBehind: true as const } : {}) }));

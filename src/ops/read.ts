@@ -51,16 +51,16 @@ export function readSidecarFileWithIdentity(path: string, opts: Options = {}): {
 }
 
 /**
- * The `kept` finding's text. A copy written after the file read is named as such: a tool that writes
- * `<stem>.json` itself after a migration to `.bin` (the pipeline does, in places) leaves its newest
- * results in a file reads pass over (bin first, docs/PAIRING.md §4); "older copies" said the reverse.
+ * The `kept` finding's text. A copy modified after the file read is named as such (a tool writing
+ * `<stem>.json` itself after a migration to `.bin` leaves its newest results in a file reads pass
+ * over: bin first, docs/PAIRING.md §4).
  */
 function keptMessage(read: string, kept: readonly string[]): string {
   const readAt = mtimeNsOf(read);
   const newer = readAt === null ? [] : kept.filter((k) => (mtimeNsOf(k) ?? -1n) > readAt);
   const text = `copies kept beside ${read}, not read: ${kept.join(', ')} (image-sidecar resolve quarantines them once their content is in ${read})`;
   if (newer.length === 0) return text;
-  return `${text}; ${newer.join(', ')} changed after ${read} was written, by a tool that does not save through image-sidecar: its changes are not what reads give`;
+  return `${text}; ${newer.join(', ')} modified after ${read}: what it holds now is not what reads give`;
 }
 
 function mtimeNsOf(path: string): bigint | null {

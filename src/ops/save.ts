@@ -566,7 +566,7 @@ function chooseTarget(located: SidecarLocation, imagePath: string, opts: SaveOpt
     asked !== undefined ? normalizeFormat(asked) : encryptWith ? 'bin' : decoded !== undefined ? decoded.format : (folderSidecarFormat(loc.dir) ?? 'bin');
   if (encryptWith && format !== 'bin') {
     if (asked !== undefined && effective !== null) format = 'bin';
-    else throw errors.usage(`a key was given, so the new sidecar would be encrypted, and only the bin format can be (asked: ${format}); a plaintext file is written without a key (the library: encrypt: false)`);
+    else throw errors.usage(`a key was given, so the new sidecar would be encrypted, and only the bin format can be (asked: ${format}); a plaintext file is written only without a key`);
   }
   // The images a stem-form file of this image would belong to: more than one (or one added since
   // the folder was listed owns a stem file), and the image's own file is name-ext. (The group, and

@@ -5,7 +5,7 @@
  * at a time. Every request gets exactly one response, whatever happens.
  */
 import * as path from 'node:path';
-import { isSidecarError, SidecarError } from '../errors.js';
+import { errors, isSidecarError } from '../errors.js';
 import { parseJsonText } from '../formats/json.js';
 import { DEFAULT_MAX_DEPTH } from '../formats/value.js';
 import type { MethodSpec } from './methods.js';
@@ -73,7 +73,7 @@ export class Dispatcher {
 
   /** A request line that was too long to keep (`head`: its first bytes, for its id). */
   overlong(bytes: number, limit: number, head = ''): void {
-    this.out.error(leadingId(head), errorBody(new SidecarError('TOO_LARGE', `request line is ${bytes} bytes, above the limit of ${limit} bytes`, { details: { size: bytes, limit } })));
+    this.out.error(leadingId(head), errorBody(errors.tooLarge(bytes, limit, undefined, 'request line')));
   }
 
   /** Parse one line and start its request; the response is written when it completes. */
