@@ -405,11 +405,11 @@ describe('encryption: tree operations', () => {
     assert.ok(fs.readFileSync(indexPath).includes(secret), 'the keyless run stored the summary');
     // A dry run changes nothing, the index included.
     const dry = await convert(root, 'bin', { engine: 'inline', encryption: 'encrypt', keyring: A, dryRun: true });
-    assert.equal(dry.index, undefined);
+    assert.equal(dry.indexes, undefined);
     assert.ok(fs.existsSync(indexPath));
     const r = await convert(root, 'bin', { engine: 'inline', encryption: 'encrypt', keyring: A });
     assert.equal(r.converted, 2);
-    assert.deepEqual(r.index, { path: indexPath, cleared: true });
+    assert.deepEqual(r.indexes, [{ path: indexPath, cleared: true }]);
     assert.equal(fs.existsSync(indexPath), false);
     // Runs with the key build it again, without the plaintext.
     const s = await stats(root, { engine: 'inline', index: { racyMarginMs: 0 }, keyring: A });
@@ -421,12 +421,23 @@ describe('encryption: tree operations', () => {
     assert.ok(fs.existsSync(indexPath));
     const again = await convert(root, 'bin', { engine: 'inline', encryption: 'encrypt', keyring: A });
     assert.equal(again.converted, 0);
-    assert.deepEqual(again.index, { path: indexPath, cleared: true });
+    assert.deepEqual(again.indexes, [{ path: indexPath, cleared: true }]);
     assert.equal(fs.existsSync(indexPath), false);
     // --decrypt and a plain conversion leave it.
     await stats(root, { engine: 'inline', index: { racyMarginMs: 0 }, keyring: A });
     await convert(root, 'bin', { engine: 'inline' });
     assert.ok(fs.existsSync(indexPath));
+    // Encrypting a folder of the library removes the library's index too: a run on the whole library stored that folder's files.
+    const sub = path.join(root, 'sub');
+    const y = image(root, 'sub/IMG_3.jpg', 'json');
+    y.data.yolov8 = { success: true, objects: [{ class_name: secret, confidence: 0.5 }] };
+    fs.writeFileSync(y.sidecar, encodeSidecar(y.data, 'json'));
+    await stats(root, { engine: 'inline', index: { racyMarginMs: 0 } });
+    assert.ok(fs.readFileSync(indexPath).includes(secret));
+    const inSub = await convert(sub, 'bin', { engine: 'inline', encryption: 'encrypt', keyring: A });
+    assert.equal(inSub.converted, 1);
+    assert.deepEqual(inSub.indexes, [{ path: indexPath, cleared: true }]);
+    assert.equal(fs.existsSync(indexPath), false);
   });
 
   it('what is already as asked is no finding: files under the run\'s passphrase (each with its own key id) are left by convert --encrypt, a plaintext orphan by --decrypt, a quarantine of such files says nothing', async (t) => {

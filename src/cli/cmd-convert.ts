@@ -109,6 +109,6 @@ export async function run(ctx: CommandContext): Promise<number> {
   if (r.sourcesKept !== undefined) note(ctx, `warning: ${r.sourcesKept}`);
   const quarantined = r.quarantinedFiles ?? 0;
   if (quarantined > 0) note(ctx, quarantinedWarning(quarantined));
-  if (r.index !== undefined) note(ctx, r.index.cleared ? `index removed (${r.index.path}): its entries described the files in plaintext; the next run builds it again` : `warning: the index (${r.index.path}) may describe the files in plaintext and could not be removed: ${r.index.error}; run image-sidecar index clear`);
+  for (const index of r.indexes ?? []) note(ctx, index.cleared ? `index removed (${index.path}): its entries described the files in plaintext; the next run builds it again` : `warning: the index (${index.path}) may describe the files in plaintext and could not be removed: ${index.error}; run image-sidecar index clear`);
   return r.failed > 0 || r.conflicts > 0 || mismatches > 0 || !r.scanComplete ? EXIT_FINDINGS : EXIT_CLEAN;
 }

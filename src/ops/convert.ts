@@ -94,13 +94,14 @@ export interface ConvertReport {
    */
   quarantinedFiles?: number;
   /**
-   * `convert --encrypt` (not a dry run) removes the library's index where runs keep it (docs/INDEX.md):
-   * entries made before the library was encrypted describe its files in plaintext (class names,
-   * operation and key names), and runs with a key never replace another option set's entries.
-   * `cleared`: the index file removed (the next run builds it again); `error`: why it could not be
-   * (then `index clear` does it). Absent when there was none.
+   * `convert --encrypt` (not a dry run) removes the indexes where runs keep them (docs/INDEX.md): the
+   * library's, and those of the folders above it (a run on a parent folder stored its files too).
+   * Entries made before the files were encrypted describe them in plaintext (class names, operation
+   * and key names), and runs with a key never replace another option set's entries. `cleared`: the
+   * index file removed (the next run builds it again); `error`: why it could not be (then
+   * `index clear` does it). Absent when there was none.
    */
-  index?: { path: string; cleared: boolean; error?: string };
+  indexes?: { path: string; cleared: boolean; error?: string }[];
   scanComplete: boolean;
   /**
    * Sidecar files of the tree as the scan found them (README "Categories": the count every command
@@ -141,19 +142,26 @@ export async function convert(root: string, target: FormatName, opts: ConvertOpt
   } finally {
     await runtime.close();
     // Also after a run that stopped part way: what it encrypted is no longer plaintext in the tree.
-    if (opts.encryption === 'encrypt' && !dryRun) report.index = clearPlaintextIndex(abs, opts.indexPlace);
+    if (opts.encryption === 'encrypt' && !dryRun) {
+      const indexes = clearPlaintextIndexes(abs, opts.indexPlace);
+      if (indexes.length > 0) report.indexes = indexes;
+    }
   }
   return report;
 }
 
-/** The library's index where runs keep it, removed after an encrypting run; undefined when there was none. */
-function clearPlaintextIndex(root: string, place: IndexLocationOptions | undefined): ConvertReport['index'] {
-  try {
-    const { path, removed } = clearIndex(root, place);
-    return removed ? { path, cleared: true } : undefined;
-  } catch (e) {
-    const err = e as { message?: string; path?: string };
-    return { path: err.path ?? root, cleared: false, error: String(err.message ?? e) };
+/** The indexes where runs on the library or a folder above it keep them, removed after an encrypting run (those that were there). */
+function clearPlaintextIndexes(root: string, place: IndexLocationOptions | undefined): NonNullable<ConvertReport['indexes']> {
+  const out: NonNullable<ConvertReport['indexes']> = [];
+  for (let dir = root; ; dir = dirname(dir)) {
+    try {
+      const { path, removed } = clearIndex(dir, { cacheDir: place?.cacheDir, path: dir === root ? place?.path : undefined });
+      if (removed) out.push({ path, cleared: true });
+    } catch (e) {
+      const err = e as { message?: string; path?: string };
+      out.push({ path: err.path ?? dir, cleared: false, error: String(err.message ?? e) });
+    }
+    if (dirname(dir) === dir) return out;
   }
 }
 
