@@ -350,3 +350,26 @@ test('a FIFO (or a link to one) at the target is refused, never replaced by a re
   assert.ok(fs.lstatSync(link).isSymbolicLink());
   assert.deepEqual(fs.readdirSync(dir).sort(), ['link.json', 'pipe.json'], 'no temp file left');
 });
+
+test("a new file that takes another file's permissions (like) is created with them, never wider for a moment: a 0600 file's bytes were open to others between the create (umask's 0644) and the fchmod", async (t) => {
+  const dir = testDir(t);
+  const { createRequire, syncBuiltinESMExports } = await import('node:module');
+  const cjs = createRequire(import.meta.url)('node:fs') as typeof fs;
+  const openSync = cjs.openSync;
+  const modes: number[] = [];
+  cjs.openSync = ((p: fs.PathLike, flags: fs.OpenMode, mode?: fs.Mode) => {
+    if (flags === 'wx') modes.push(Number(mode)); // the temp file's create
+    return openSync(p, flags, mode);
+  }) as typeof fs.openSync;
+  syncBuiltinESMExports();
+  try {
+    const target = path.join(dir, 'a.bin');
+    writeFileAtomicSync(target, Buffer.from('faces'), { like: { mode: 0o100600, uid: process.getuid?.() ?? 0, gid: process.getgid?.() ?? 0 } });
+    assert.equal(fs.statSync(target).mode & 0o7777, 0o600);
+    assert.ok(modes.length >= 1, 'the temp file was opened through openSync');
+    for (const m of modes) assert.equal(m & 0o077, 0, `created with mode ${m.toString(8)}`);
+  } finally {
+    cjs.openSync = openSync;
+    syncBuiltinESMExports();
+  }
+});

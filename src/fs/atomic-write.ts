@@ -156,7 +156,9 @@ function* replaceSteps(target: string, content: AtomicContent, opts: AtomicWrite
     for (let attempt = 0; ; attempt++) {
       tmp = path.join(dir, tempNameFor(base));
       try {
-        fd = (yield { op: 'open', path: tmp, flags: 'wx', mode: existingMode ?? opts.mode ?? 0o666 }) as number;
+        // Created with the mode it ends with (never wider meanwhile: a 0600 file's bytes are no one
+        // else's to open between the create and the fchmod below).
+        fd = (yield { op: 'open', path: tmp, flags: 'wx', mode: existingMode ?? (opts.like ? opts.like.mode & 0o7777 : null) ?? opts.mode ?? 0o666 }) as number;
         break;
       } catch (e) {
         tmp = '';
