@@ -50,6 +50,24 @@ describe('CLI encryption', () => {
     assert.equal((await runCli(['keygen'])).code, 2);
   });
 
+  it('a key file other users can read is used, with one warning on stderr naming it (keygen writes 0600, which says nothing)', async (t) => {
+    const dir = testDir(t);
+    const key = join(dir, 'k');
+    assert.equal((await runCli(['keygen', '-o', key])).code, 0);
+    const root = join(dir, 'lib');
+    library(root);
+    const quiet = await runCli(['stats', root, '--key-file', key, '--no-index']);
+    assert.equal(quiet.code, 0, quiet.stderr);
+    assert.doesNotMatch(quiet.stderr, /can be read by other users/);
+    fs.chmodSync(key, 0o644);
+    for (const r of [await runCli(['stats', root, '--key-file', key, '--no-index']), await runCli(['stats', root, '--no-index'], { env: { IMAGE_SIDECAR_KEY_FILE: key } })]) {
+      assert.equal(r.code, 0, r.stderr);
+      const lines = r.stderr.split('\n').filter((l) => l.includes('can be read by other users'));
+      assert.deepEqual(lines, [`image-sidecar: warning: the key file ${key} can be read by other users (mode 0644): chmod 600 it`]);
+    }
+    assert.doesNotMatch((await runCli(['stats', root, '--key-file', key, '--no-index', '-q'])).stderr, /other users/);
+  });
+
   it('convert --encrypt, transparent reads with --key-file or IMAGE_SIDECAR_KEY_FILE, ENCRYPTED without, convert --decrypt back', async (t) => {
     const root = testDir(t);
     const keyDir = testDir(t);

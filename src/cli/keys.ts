@@ -3,7 +3,7 @@
  * `IMAGE_SIDECAR_PASSPHRASE` (both variables set: the key file encrypts, the passphrase still
  * decrypts). Key material is never a command-line value: argv is visible to every local user.
  */
-import { existsSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import { errors } from '../errors.js';
 import { keyringIds, loadKeyFile, mergeKeyrings, passphraseKeyring } from '../crypto/keys.js';
 import { assertUtf8Env } from '../fs/byte-names.js';
@@ -11,8 +11,8 @@ import type { Keyring } from '../types.js';
 
 /** What the key rules read of a command's context (cli/context.ts CommandContext): its key options and environment. */
 export interface KeyInputs {
-  opts: { keyFile?: unknown; newKeyFile?: unknown };
-  io: { env: NodeJS.ProcessEnv };
+  opts: { keyFile?: unknown; newKeyFile?: unknown; quiet?: unknown };
+  io: { env: NodeJS.ProcessEnv; stderr?: { write(line: string): unknown } };
 }
 
 export const KEY_FILE_ENV = 'IMAGE_SIDECAR_KEY_FILE';
@@ -22,11 +22,26 @@ export const PASSPHRASE_ENV = 'IMAGE_SIDECAR_PASSPHRASE';
  * A key pasted where its path belongs must not be echoed back in a NOT_FOUND message (it is in
  * argv already, but need not be in logs too).
  */
-function loadKeyPath(file: string, where: string): Keyring {
+function loadKeyPath(file: string, where: string, ctx: KeyInputs): Keyring {
   if (/^(?:[0-9a-fA-F]{64}|[A-Za-z0-9+/]{43}=)$/.test(file) && !existsSync(file)) {
     throw errors.usage(`${where} takes the path of a key file, not a key (make one with \`image-sidecar keygen -o FILE\`)`);
   }
-  return loadKeyFile(file);
+  const ring = loadKeyFile(file);
+  warnIfExposed(file, ctx);
+  return ring;
+}
+
+const warned = new WeakSet<object>();
+
+/**
+ * A key file other users may read opens every sidecar it encrypts (face embeddings are biometric
+ * data): said once per command on stderr, as ssh says of a private key (keygen writes 0600).
+ */
+function warnIfExposed(file: string, ctx: KeyInputs): void {
+  const st = statSync(file, { throwIfNoEntry: false });
+  if (!st || (st.mode & 0o077) === 0 || !ctx.io.stderr || ctx.opts.quiet === true || warned.has(ctx)) return;
+  warned.add(ctx);
+  ctx.io.stderr.write(`image-sidecar: warning: the key file ${file} can be read by other users (mode ${(st.mode & 0o777).toString(8).padStart(4, '0')}): chmod 600 it\n`);
 }
 
 /**
@@ -56,14 +71,14 @@ export function keySource(ctx: KeyInputs): { source: string; key_file?: string; 
 
 export function keyringFromCli(ctx: KeyInputs, flag: 'keyFile' | 'newKeyFile' = 'keyFile'): Keyring | undefined {
   const file = ctx.opts[flag];
-  if (typeof file === 'string' && file !== '') return loadKeyPath(file, '--key-file');
+  if (typeof file === 'string' && file !== '') return loadKeyPath(file, '--key-file', ctx);
   const env = ctx.io.env;
   // Values Node decoded with loss: another key file, or one key for many passphrases.
   assertUtf8Env(env, KEY_FILE_ENV);
   assertUtf8Env(env, PASSPHRASE_ENV, { secret: true });
   const envFile = env[KEY_FILE_ENV];
   const pass = env[PASSPHRASE_ENV];
-  const fromFile = envFile ? loadKeyPath(envFile, KEY_FILE_ENV) : undefined;
+  const fromFile = envFile ? loadKeyPath(envFile, KEY_FILE_ENV, ctx) : undefined;
   const fromPass = pass ? passphraseKeyring(pass) : undefined;
   if (fromFile) return mergeKeyrings(fromFile, fromPass);
   return fromPass;
