@@ -66,6 +66,17 @@ describe('CLI encryption', () => {
       assert.deepEqual(lines, [`image-sidecar: warning: the key file ${key} can be read by other users (mode 0644): chmod 600 it`]);
     }
     assert.doesNotMatch((await runCli(['stats', root, '--key-file', key, '--no-index', '-q'])).stderr, /other users/);
+    // rekey's new key file too, each file once (regression: --new-key-file was read without a word).
+    const fresh = join(dir, 'k2');
+    assert.equal((await runCli(['keygen', '-o', fresh])).code, 0);
+    fs.chmodSync(fresh, 0o640);
+    const rk = await runCli(['rekey', root, '--key-file', key, '--new-key-file', fresh, '--dry-run']);
+    assert.equal(rk.code, 0, rk.stderr);
+    const warnings = rk.stderr.split('\n').filter((l) => l.includes('can be read by other users'));
+    assert.deepEqual(warnings, [
+      `image-sidecar: warning: the key file ${key} can be read by other users (mode 0644): chmod 600 it`,
+      `image-sidecar: warning: the key file ${fresh} can be read by other users (mode 0640): chmod 600 it`,
+    ]);
   });
 
   it('convert --encrypt, transparent reads with --key-file or IMAGE_SIDECAR_KEY_FILE, ENCRYPTED without, convert --decrypt back', async (t) => {

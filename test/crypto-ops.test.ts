@@ -438,6 +438,21 @@ describe('encryption: tree operations', () => {
     assert.equal(inSub.converted, 1);
     assert.deepEqual(inSub.indexes, [{ path: indexPath, cleared: true }]);
     assert.equal(fs.existsSync(indexPath), false);
+    // An index runs kept in the cache folder while the root was not writable is removed too, though
+    // runs now keep theirs in the library (regression: only the place chosen today was looked at).
+    const { cacheIndexPath } = await import('../src/incremental/location.js');
+    const cache = testDir(t);
+    const cached = cacheIndexPath(cache, fs.realpathSync(root));
+    fs.mkdirSync(path.dirname(cached), { recursive: true });
+    const z = image(root, 'IMG_9.jpg', 'json');
+    z.data.yolov8 = { success: true, objects: [{ class_name: secret, confidence: 0.5 }] };
+    fs.writeFileSync(z.sidecar, encodeSidecar(z.data, 'json'));
+    await stats(root, { engine: 'inline', index: { path: cached, racyMarginMs: 0 } });
+    assert.ok(fs.readFileSync(cached).includes(secret));
+    const cachedRun = await convert(root, 'bin', { engine: 'inline', encryption: 'encrypt', keyring: A, indexPlace: { cacheDir: cache } });
+    assert.equal(cachedRun.converted, 1);
+    assert.deepEqual(cachedRun.indexes, [{ path: cached, cleared: true }]);
+    assert.equal(fs.existsSync(cached), false);
   });
 
   it('what is already as asked is no finding: files under the run\'s passphrase (each with its own key id) are left by convert --encrypt, a plaintext orphan by --decrypt, a quarantine of such files says nothing', async (t) => {

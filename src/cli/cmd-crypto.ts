@@ -11,6 +11,7 @@ import { engineOptions, inputDirectory, note, optString, type CommandContext } f
 import { emit } from './emit.js';
 import { progressFor } from './progress.js';
 import { aligned } from './style.js';
+import { keyringFromCli } from './keys.js';
 
 export async function run(ctx: CommandContext): Promise<number> {
   return ctx.command === 'keygen' ? runKeygen(ctx) : runRekey(ctx);
@@ -34,11 +35,11 @@ async function runRekey(ctx: CommandContext): Promise<number> {
   const newKeyFile = optString(ctx, 'newKeyFile');
   if (!newKeyFile) throw errors.usage('rekey needs --new-key-file FILE (make one with `image-sidecar keygen -o FILE`)');
   const dir = await inputDirectory(ctx);
-  const { loadKeyFile, mergeKeyrings } = await import('../crypto/keys.js');
+  const { mergeKeyrings } = await import('../crypto/keys.js');
   const eng = engineOptions(ctx);
   if (!eng.keyring) throw errors.usage('rekey needs the current key: --key-file, IMAGE_SIDECAR_KEY_FILE or IMAGE_SIDECAR_PASSPHRASE');
   if (!existsSync(newKeyFile)) throw errors.usage('--new-key-file: no such key file (make one with `image-sidecar keygen -o FILE`)');
-  const keyring = mergeKeyrings(loadKeyFile(newKeyFile), eng.keyring);
+  const keyring = mergeKeyrings(keyringFromCli(ctx, 'newKeyFile')!, eng.keyring);
   const { convert } = await import('../ops/convert.js');
   const dryRun = ctx.opts.dryRun === true;
   const problems: ConvertItem[] = [];

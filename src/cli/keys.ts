@@ -31,7 +31,8 @@ function loadKeyPath(file: string, where: string, ctx: KeyInputs): Keyring {
   return ring;
 }
 
-const warned = new WeakSet<object>();
+/** The key files a command has warned of (each once). */
+const warned = new WeakMap<object, Set<string>>();
 
 /**
  * A key file other users may read opens every sidecar it encrypts (face embeddings are biometric
@@ -39,8 +40,10 @@ const warned = new WeakSet<object>();
  */
 function warnIfExposed(file: string, ctx: KeyInputs): void {
   const st = statSync(file, { throwIfNoEntry: false });
-  if (!st || (st.mode & 0o077) === 0 || !ctx.io.stderr || ctx.opts.quiet === true || warned.has(ctx)) return;
-  warned.add(ctx);
+  if (!st || (st.mode & 0o077) === 0 || !ctx.io.stderr || ctx.opts.quiet === true) return;
+  const seen = warned.get(ctx) ?? new Set<string>();
+  if (seen.has(file)) return;
+  warned.set(ctx, seen.add(file));
   ctx.io.stderr.write(`image-sidecar: warning: the key file ${file} can be read by other users (mode ${(st.mode & 0o777).toString(8).padStart(4, '0')}): chmod 600 it\n`);
 }
 
@@ -71,7 +74,7 @@ export function keySource(ctx: KeyInputs): { source: string; key_file?: string; 
 
 export function keyringFromCli(ctx: KeyInputs, flag: 'keyFile' | 'newKeyFile' = 'keyFile'): Keyring | undefined {
   const file = ctx.opts[flag];
-  if (typeof file === 'string' && file !== '') return loadKeyPath(file, '--key-file', ctx);
+  if (typeof file === 'string' && file !== '') return loadKeyPath(file, flag === 'keyFile' ? '--key-file' : '--new-key-file', ctx);
   const env = ctx.io.env;
   // Values Node decoded with loss: another key file, or one key for many passphrases.
   assertUtf8Env(env, KEY_FILE_ENV);

@@ -5,7 +5,7 @@ import { basename, dirname, join } from 'node:path';
 import { READ_NOFOLLOW_FLAGS } from '../fs/regular-file.js';
 import { errors } from '../errors.js';
 import { INDEX_DIR } from '../discovery/own-folders.js';
-import { resolveIndexLocation } from './location.js';
+import { cacheIndexPath, holdsIndexOrNothing, resolveIndexLocation } from './location.js';
 import { lastRunPath, type LastRun } from './scan-index.js';
 import { deltaPath, IndexFormatError, IndexReader, TABLE_FILES } from './store.js';
 import type { IndexLocation, IndexLocationOptions } from '../model/index-options.js';
@@ -121,6 +121,39 @@ export function clearIndex(root: string, opts: IndexLocationOptions = {}): { pat
     }
   }
   return { path: loc.path, removed };
+}
+
+/**
+ * Every index of the library at `root` wherever runs kept one: in its folder, and in the cache
+ * folder (runs keep it there while the root is not writable, so a run's choice today may not be
+ * where an earlier run wrote). Removed as `clearIndex` removes one (a file there that is not an
+ * index stays); the paths removed.
+ */
+export function clearIndexEverywhere(root: string, cacheDir: string | undefined): string[] {
+  const removed: string[] = [];
+  const own = clearIndex(root); // the library's folder (never through a symlink planted there)
+  if (own.removed) removed.push(own.path);
+  if (cacheDir !== undefined) {
+    const { rootReal } = resolveIndexLocation(root);
+    const cached = cacheIndexPath(cacheDir, rootReal);
+    if (cached !== own.path && holdsIndexOrNothing(cached) && holdsIndexOrNothing(deltaPath(cached))) {
+      let there = false;
+      try {
+        there = statSync(cached).isFile();
+      } catch {
+        /* none */
+      }
+      try {
+        rmSync(cached, { force: true });
+        rmSync(deltaPath(cached), { force: true });
+        rmSync(lastRunPath(cached), { force: true });
+      } catch (e) {
+        throw errors.fromFs(e, cached);
+      }
+      if (there) removed.push(cached);
+    }
+  }
+  return removed;
 }
 
 /** The first bytes of every file the retired tree memo wrote beside an index (`<index>.memo-<16 hex>`, and its `.delta`). */

@@ -21,7 +21,7 @@ import { isEncryptedBin, readEncryptionHeader } from '../formats/encrypted-bin.j
 import { createRuntime } from '../engine/select.js';
 import { removeStaleTempFiles } from '../fs/temp-files.js';
 import { canonicalEntries } from '../integrity/tree-hash.js';
-import { clearIndex } from '../incremental/manage.js';
+import { clearIndex, clearIndexEverywhere } from '../incremental/manage.js';
 import type { IndexLocationOptions } from '../model/index-options.js';
 import { mapJobs } from '../engine/pipeline.js';
 import type { Runtime } from '../engine/runtime.js';
@@ -155,8 +155,11 @@ function clearPlaintextIndexes(root: string, place: IndexLocationOptions | undef
   const out: NonNullable<ConvertReport['indexes']> = [];
   for (let dir = root; ; dir = dirname(dir)) {
     try {
-      const { path, removed } = clearIndex(dir, { cacheDir: place?.cacheDir, path: dir === root ? place?.path : undefined });
-      if (removed) out.push({ path, cleared: true });
+      if (dir === root && place?.path !== undefined) {
+        const { path, removed } = clearIndex(dir, { path: place.path });
+        if (removed) out.push({ path, cleared: true });
+      }
+      for (const path of clearIndexEverywhere(dir, place?.cacheDir)) out.push({ path, cleared: true });
     } catch (e) {
       const err = e as { message?: string; path?: string };
       out.push({ path: err.path ?? dir, cleared: false, error: String(err.message ?? e) });
