@@ -391,6 +391,12 @@ describe('encryption: tree operations', () => {
     // --decrypt: an encrypted file read through a link stays encrypted, said so.
     const dec = await convert(root, 'json', { engine: 'inline', encryption: 'decrypt', keyring: both });
     assert.deepEqual(bad(dec), [['A.bin', 'skip-symlink', 'CONFLICT', 'left encrypted']]);
+    // A link to a file the run cannot open (under A; a rekey given only B) is a finding too, never an ok skip.
+    fs.writeFileSync(underA, encodeSidecar(data('A.jpg'), 'bin', { encryptWith: A.keys[0] }));
+    const blind = await convert(root, 'bin', { engine: 'inline', encryption: 'rekey', keyring: B });
+    const linked = blind.items!.filter((i) => path.basename(i.source) === 'A.bin');
+    assert.deepEqual(linked.map((i) => i.ok), [false]);
+    assert.match(linked[0]!.error!.message, /wrong key/);
   });
 
   it('convert --encrypt removes the library\'s index, whose entries described the files in plaintext (regression: their class names stayed in .image-sidecar/index, runs with a key never replacing them)', async (t) => {
@@ -453,6 +459,16 @@ describe('encryption: tree operations', () => {
     assert.equal(cachedRun.converted, 1);
     assert.deepEqual(cachedRun.indexes, [{ path: cached, cleared: true }]);
     assert.equal(fs.existsSync(cached), false);
+  });
+
+  it('a plain conversion to bin leaves a file encrypted under another key as it leaves one without a key: already bin, no failure (a wrong key was a skip-corrupt failure)', async (t) => {
+    const root = testDir(t);
+    image(root, 'IMG_1.jpg', 'bin', A);
+    for (const keyring of [undefined, B]) {
+      const r = await convert(root, 'bin', { engine: 'inline', keyring });
+      assert.equal(r.failed, 0, JSON.stringify(r.items));
+      assert.deepEqual(r.items!.map((i) => [path.basename(i.source), i.action, i.ok]), [['IMG_1.bin', 'skip-already', true]]);
+    }
   });
 
   it('what is already as asked is no finding: files under the run\'s passphrase (each with its own key id) are left by convert --encrypt, a plaintext orphan by --decrypt, a quarantine of such files says nothing', async (t) => {
