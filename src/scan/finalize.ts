@@ -114,7 +114,7 @@ export function finalizeRecord(
   }
   if (category === 'ok' && sidecars.length > 1) {
     const kept = sidecars.filter((sc, i) => sc !== effective && !own(i) && sc.inspection.status === 'ok' && !isForeign(sc) && !isLeftBehind(sc));
-    if (kept.length > 0) findings.push({ code: 'kept', message: `older copies kept beside ${effective?.name ?? sidecars[0].name}, not read: ${kept.map((k) => k.name).join(', ')}`, paths: kept.map((k) => k.path) });
+    if (kept.length > 0) findings.push({ code: 'kept', message: `copies kept beside ${effective?.name ?? sidecars[0].name}, not read: ${kept.map((k) => k.name).join(', ')}`, paths: kept.map((k) => k.path) });
   }
   if (category === 'ambiguous' && !findings.some((f) => f.code === 'ambiguous')) {
     findings.push({ code: 'ambiguous', message: 'several candidate sidecars or images', paths: [...p.images.map((i) => i.path), ...sidecars.filter((x) => !isForeign(x)).map((x) => x.path)] });
