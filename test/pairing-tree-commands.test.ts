@@ -147,12 +147,8 @@ describe('a symlinked image whose target is an image of its own group', () => {
     const root = testDir(t);
     // o/: the link sorts before its target; p/: no RAW (one readable file).
     for (const [dir, link, raw] of [['o', 'IMG_1.avif', true], ['p', 'IMG_1.png', false]] as const) {
-      putFile(root, `${dir}/IMG_1.jpg`, 'jpeg bytes');
-      await saveSidecar(join(root, `${dir}/IMG_1.jpg`), 'face_detection', faces(3), { format: 'json' });
-      if (raw) {
-        putFile(root, `${dir}/IMG_1.CR2`, 'raw bytes');
-        await saveSidecar(join(root, `${dir}/IMG_1.CR2`), 'face_detection', faces(1), { format: 'json' });
-      }
+      await imageWithFaces(root, `${dir}/IMG_1.jpg`, 3, 'json');
+      if (raw) await imageWithFaces(root, `${dir}/IMG_1.CR2`, 1, 'json');
       symlinkSync('IMG_1.jpg', join(root, dir, link));
     }
     for (const run of RUNS) {
