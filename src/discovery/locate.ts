@@ -405,7 +405,6 @@ export async function locateSidecar(imagePath: string, opts: LocateOptions = {})
   return locateSidecarSync(imagePath, opts);
 }
 
-
 export function locateSidecarSync(imagePath: string, opts: LocateOptions = {}): SidecarLocation {
   // A name that is not UTF-8 (a lone surrogate): the file system would be given another file's name.
   assertUtf8Path(imagePath, 'the image path');

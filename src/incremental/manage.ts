@@ -99,20 +99,7 @@ export function clearIndex(root: string, opts: IndexLocationOptions = {}): { pat
     if (opts.path !== undefined && loc.note !== undefined) throw errors.usage(loc.note);
     return { path: loc.path, removed };
   }
-  try {
-    statSync(loc.path);
-    removed = true;
-  } catch {
-    /* nothing there */
-  }
-  try {
-    rmSync(loc.path, { force: true });
-    rmSync(deltaPath(loc.path), { force: true });
-    rmSync(lastRunPath(loc.path), { force: true });
-    removeRetiredMemos(loc.path);
-  } catch (e) {
-    throw errors.fromFs(e, loc.path);
-  }
+  removed = removeIndexFiles(loc.path);
   if (loc.where === 'root' && basename(dirname(loc.path)) === INDEX_DIR) {
     try {
       rmdirSync(dirname(loc.path)); // only when empty
@@ -134,26 +121,30 @@ export function clearIndexEverywhere(root: string, cacheDir: string | undefined)
   const own = clearIndex(root); // the library's folder (never through a symlink planted there)
   if (own.removed) removed.push(own.path);
   if (cacheDir !== undefined) {
-    const { rootReal } = resolveIndexLocation(root);
-    const cached = cacheIndexPath(cacheDir, rootReal);
-    if (cached !== own.path && holdsIndexOrNothing(cached) && holdsIndexOrNothing(deltaPath(cached))) {
-      let there = false;
-      try {
-        there = statSync(cached).isFile();
-      } catch {
-        /* none */
-      }
-      try {
-        rmSync(cached, { force: true });
-        rmSync(deltaPath(cached), { force: true });
-        rmSync(lastRunPath(cached), { force: true });
-      } catch (e) {
-        throw errors.fromFs(e, cached);
-      }
-      if (there) removed.push(cached);
-    }
+    const cached = cacheIndexPath(cacheDir, resolveIndexLocation(root).rootReal);
+    if (cached !== own.path && holdsIndexOrNothing(cached) && holdsIndexOrNothing(deltaPath(cached)) && removeIndexFiles(cached)) removed.push(cached);
   }
   return removed;
+}
+
+/** The index at `path`, with its delta, last-run file and retired memos, removed; whether something was there. */
+function removeIndexFiles(path: string): boolean {
+  let there = false;
+  try {
+    statSync(path);
+    there = true;
+  } catch {
+    /* nothing there */
+  }
+  try {
+    rmSync(path, { force: true });
+    rmSync(deltaPath(path), { force: true });
+    rmSync(lastRunPath(path), { force: true });
+    removeRetiredMemos(path);
+  } catch (e) {
+    throw errors.fromFs(e, path);
+  }
+  return there;
 }
 
 /** The first bytes of every file the retired tree memo wrote beside an index (`<index>.memo-<16 hex>`, and its `.delta`). */

@@ -578,16 +578,9 @@ async function quarantineUnder(
   }
   await fsyncDirs(dirs);
   library.check();
-  if (moved.length === 0) {
-    // Nothing moved (each file changed since the plan, or could not move): no quarantine to restore.
-    await removeEmptyQuarantine(folder, manifestPath);
-    report.quarantine = null;
-    report.manifest = null;
-    return;
-  }
+  if (moved.length === 0) return removeEmptyQuarantine(folder, manifestPath, report); // nothing to restore
   await writeManifest(manifestPath, completeManifest(manifest, moved, limit));
 }
-
 
 
 /**

@@ -60,7 +60,7 @@ export interface ConvertOptions extends Options {
   encryption?: 'encrypt' | 'decrypt' | 'rekey';
   /**
    * Where runs keep the library's index (the CLI gives its cache folder), which an encrypting run
-   * removes (`ConvertReport.index`). Convert itself never reads an index.
+   * removes (`ConvertReport.indexes`). Convert itself never reads an index.
    */
   indexPlace?: IndexLocationOptions;
 }
@@ -348,18 +348,20 @@ function skipItem(sc: ScanSidecar, action: ConvertAction, ok = true): ConvertIte
   return item;
 }
 
+/** Why a sidecar was left as it is, as the code says: no image, a place never written, a link never written through. */
+const LEFT_CODE = { 'skip-orphan': 'NOT_FOUND', 'skip-outside-root': 'OUTSIDE_ROOT', 'skip-symlink': 'CONFLICT' } as const;
+
 /**
  * A readable sidecar convert leaves as it is (`why`). With encryption asked (`enc`), a finding
  * unless it already is encrypted as asked: its results stay in plaintext, or under another key.
  */
-function leftAsItIs(sc: ScanSidecar, action: 'skip-orphan' | 'skip-outside-root' | 'skip-symlink', enc: Pick<ConvertTaskOptions, 'encryption' | 'keyring'>, why: string): ConvertItem {
+function leftAsItIs(sc: ScanSidecar, action: keyof typeof LEFT_CODE, enc: Pick<ConvertTaskOptions, 'encryption' | 'keyring'>, why: string): ConvertItem {
   const item: ConvertItem = { source: sc.path, target: null, action, ok: true, sourceRemoved: false };
   const keyId = sc.inspection.encryptedKeyId;
   if (encryptedAsAsked(keyId, enc)) return item;
   const state = keyId === undefined ? 'in plaintext' : enc.encryption === 'decrypt' ? 'encrypted' : `under key ${keyId}`;
   item.ok = false;
-  // The code says why it was left: no image (NOT_FOUND), a place never written (OUTSIDE_ROOT), a link never written through (CONFLICT).
-  item.error = { code: action === 'skip-orphan' ? 'NOT_FOUND' : action === 'skip-outside-root' ? 'OUTSIDE_ROOT' : 'CONFLICT', message: `${sc.path}: left ${state}: ${why}` };
+  item.error = { code: LEFT_CODE[action], message: `${sc.path}: left ${state}: ${why}` };
   return item;
 }
 

@@ -669,12 +669,7 @@ async function moveUnder(
   report.skipped.sort((a, b) => (a.rel < b.rel ? -1 : a.rel > b.rel ? 1 : 0)); // finished out of order
   await fsyncDirs(dirs);
   library.check();
-  if (done.length === 0) {
-    await removeEmptyQuarantine(folder, manifestPath);
-    report.quarantine = null;
-    report.manifest = null;
-    return;
-  }
+  if (done.length === 0) return removeEmptyQuarantine(folder, manifestPath, report); // nothing to restore
   await writeManifest(manifestPath, completeManifest(manifest, done, MANIFEST_MAX_BYTES));
 }
 

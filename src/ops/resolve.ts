@@ -198,7 +198,6 @@ export function resultsCovered(older: JsonObject, current: JsonObject, olderIsNe
   return true;
 }
 
-
 /**
  * A candidate the scan did not read whole (unreadable, over a limit, encrypted without its key):
  * nothing says it is the worse copy, so its image is left alone (`decide`, with why).

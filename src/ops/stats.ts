@@ -140,6 +140,16 @@ function coveredImages(rec: ScanRecord, taken: ImageSidecars, filter: ((s: ScanS
   return n;
 }
 
+/**
+ * Images a record's effective file covers (passing the filter): every image; or, when that file is
+ * beside a link's target inside the root (its own record's), the links only: the group's own images
+ * read their own, unreadable, files.
+ */
+function effectiveCoverage(rec: ScanRecord, filter: ((s: ScanSidecar) => boolean) | null): number {
+  if (rec.images.length === 0 || rec.effective === null || (filter && !filter(rec.effective))) return 0;
+  return ownEffective(rec) !== null ? rec.images.length : rec.images.filter((i) => i.isSymlink).length;
+}
+
 // Keys are operation names, grades, formats from files: own keys only (analysis/own-record.ts).
 const add = addOwn;
 
@@ -189,18 +199,9 @@ class StatsAccumulator {
       if (rec.category === 'ok' && rec.effective !== null && sc !== rec.effective && !isLeftBehind(rec, sc)) r.keptCopies = (r.keptCopies ?? 0) + 1;
     }
     const images = rec.images.length;
-    // A RAW+JPEG pair whose images each read a sidecar of their own: each image by its own. Else the
-    // record's effective file covers every image; one beside a link's target inside the root (its
-    // own record's) covers the links only: the pair's own images read their own, unreadable, files.
+    // A RAW+JPEG pair whose images each read a sidecar of their own: each image by its own.
     const own = perImage?.perImage === true ? perImage.entries : null;
-    const covered =
-      own !== null
-        ? coveredImages(rec, perImage!, filter)
-        : images > 0 && rec.effective !== null && (!filter || filter(rec.effective))
-          ? ownEffective(rec) !== null
-            ? images
-            : rec.images.filter((i) => i.isSymlink).length
-          : 0;
+    const covered = own !== null ? coveredImages(rec, perImage!, filter) : effectiveCoverage(rec, filter);
     r.imagesWithSidecar += covered;
     this.folders?.add(rec.dir, images, covered);
     // A stem file another image left behind is that image's orphan (the relink note counts it, as cleanup does).
