@@ -747,3 +747,61 @@ test('a source gone since the scan whose data another convert put at the target 
   assert.deepEqual([b.ok, b.error?.code], [false, 'NOT_FOUND']);
   assert.deepEqual([c.action, c.ok, c.sourceRemoved], ['convert', true, true]);
 });
+
+test('sidecars hard-linked to one another (one file under two names) both convert in one run: the removal of one name is not a change of the other', async (t) => {
+  // Regression: the first removal moved the shared inode's ctime, and the second source was called
+  // "changed while it was converted (a writer without the sidecar lock)": a CONFLICT until a rerun.
+  const root = testDir(t);
+  const d = data('IMG_1.jpg');
+  const h1 = image(root, 'p/IMG_1.jpg', 'json', d);
+  put(root, 'p/IMG_2.jpg', FAKE_JPEG);
+  const h2 = path.join(root, 'p/IMG_2.json');
+  fs.linkSync(h1, h2);
+  for (const engine of ['inline', 'threads'] as const) {
+    const r = await convert(root, engine === 'inline' ? 'bin' : 'json', { engine, workers: 2 });
+    assertCounts(r);
+    assert.deepEqual([r.failed, r.conflicts], [0, 0], JSON.stringify(r.items?.filter((i) => !i.ok)));
+    assert.equal(r.converted, 2);
+    const ext = engine === 'inline' ? 'bin' : 'json';
+    for (const n of ['IMG_1', 'IMG_2']) assert.ok(deepEqualJson(readData(path.join(root, `p/${n}.${ext}`)).data, d), `${n}.${ext} holds the data`);
+    assert.deepEqual(fs.readdirSync(path.join(root, 'p')).filter((n) => !n.endsWith('.jpg')).sort(), [`IMG_1.${ext}`, `IMG_2.${ext}`]);
+  }
+});
+
+test('a source rewritten in place with other bytes of the same size and its times put back (`touch -r`) while convert runs is still a conflict: only its ctime shows the change', async (t) => {
+  const root = testDir(t);
+  const json = image(root, 'p/IMG_1.jpg', 'json');
+  const target = path.join(root, 'p/IMG_1.bin');
+  const ref = path.join(root, 'times-ref');
+  const mutableFs = createRequire(import.meta.url)('node:fs') as { renameSync: (a: fs.PathLike, b: fs.PathLike) => void };
+  const { renameSync } = mutableFs;
+  let done = false;
+  // As the target is published, before the source is checked and removed: the source's bytes change, its size and times stay.
+  mutableFs.renameSync = (a, b) => {
+    renameSync(a, b);
+    if (!done && String(b) === target) {
+      done = true;
+      assert.equal(spawnSync('touch', ['-r', json, ref]).status, 0);
+      const bytes = fs.readFileSync(json);
+      const i = bytes.indexOf('"B"');
+      assert.ok(i > 0);
+      bytes[i + 1] = 'C'.charCodeAt(0);
+      fs.writeFileSync(json, bytes);
+      assert.equal(spawnSync('touch', ['-r', ref, json]).status, 0);
+    }
+  };
+  syncBuiltinESMExports();
+  let r: ConvertReport;
+  try {
+    r = await convert(root, 'bin', { engine: 'inline' });
+  } finally {
+    mutableFs.renameSync = renameSync;
+    syncBuiltinESMExports();
+  }
+  assert.ok(done);
+  assert.equal(r.conflicts + r.failed, 1, JSON.stringify(r.items));
+  assert.equal(r.items![0].error?.code, 'CONFLICT');
+  const q = (readData(json).data.quality_assessment as JsonObject).quality as JsonObject;
+  assert.equal(q.grade, 'C', 'the new bytes stay');
+  assert.equal(fs.existsSync(target), false, 'the target is taken back');
+});

@@ -117,8 +117,24 @@ interface Decoded {
  * removing it would lose that write (old code: 3 of 3,000 rewrites during a convert were lost).
  */
 function assertSourceUnchanged(d: Decoded): void {
-  if (isStillAsRead(d.path, d.identity)) return;
+  if (isStillAsRead(d.path, d.identity) || holdsTheBytesRead(d)) return;
   throw errors.conflict('the source changed while it was converted (a writer without the sidecar lock); it is left as it is', [d.path]);
+}
+
+/**
+ * Only the source's ctime moved, and it still holds exactly the bytes read. A sidecar hard-linked
+ * to another one converted before it (one file under two names): that name's removal moved the
+ * shared inode's ctime. A writer that rewrote it in place with the same size and its times put back
+ * wrote other bytes, or nothing that is lost.
+ */
+function holdsTheBytesRead(d: Decoded): boolean {
+  try {
+    const st = lstatSync(d.path, { bigint: true });
+    if (!st.isFile() || !sameIdentity({ ...identityOf(st), ctimeNs: d.identity.ctimeNs }, d.identity)) return false;
+    return readFileLimitedSync(d.path, d.bytes.length).equals(d.bytes);
+  } catch {
+    return false;
+  }
 }
 
 /**
