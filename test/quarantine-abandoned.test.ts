@@ -233,3 +233,25 @@ test('a quarantine folder removed while it is looked at (cleanup --dry-run or re
   fs.utimesSync(folder, aged, aged);
   assert.deepEqual(await quarantineFolderState(folder), { kind: 'abandoned', leftovers: [] }, 'an empty folder an hour old is abandoned, as before');
 });
+
+test('a run that moved nothing removes its quarantine folder only while it holds nothing else; one holding another file stays, and the report names it (it said quarantine null)', async (t) => {
+  const { removeEmptyQuarantine } = await import('../src/ops/quarantine-folder.js');
+  const dir = testDir(t);
+  for (const planted of [false, true]) {
+    const folder = path.join(dir, planted ? 'with-file' : 'empty');
+    fs.mkdirSync(path.join(folder, 'sub/deeper'), { recursive: true });
+    const manifest = path.join(folder, 'manifest.json');
+    fs.writeFileSync(manifest, '{}');
+    if (planted) fs.writeFileSync(path.join(folder, 'sub/someone-else.txt'), 'kept');
+    const report = { quarantine: folder as string | null, manifest: manifest as string | null };
+    await removeEmptyQuarantine(folder, manifest, report);
+    if (planted) {
+      assert.deepEqual(report, { quarantine: folder, manifest }, 'the folder that stays is named');
+      assert.equal(fs.readFileSync(path.join(folder, 'sub/someone-else.txt'), 'utf8'), 'kept');
+      assert.ok(fs.existsSync(manifest));
+    } else {
+      assert.deepEqual(report, { quarantine: null, manifest: null });
+      assert.equal(fs.existsSync(folder), false);
+    }
+  }
+});

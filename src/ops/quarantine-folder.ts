@@ -513,12 +513,10 @@ export async function quarantineBase(rootAbs: string): Promise<string | null> {
 /**
  * A run's own quarantine folder when nothing moved into it (each file changed since the plan, or
  * could not move): nothing to restore, so it goes — only while it holds nothing but its manifest
- * and the empty folders made for the moves (anything else there stays, the manifest with it). The
- * run's report names no quarantine then.
+ * and the empty folders made for the moves (anything else there stays, the manifest with it, and
+ * the report names it). The run's report names no quarantine when it went.
  */
 export async function removeEmptyQuarantine(folder: string, manifestPath: string, report: { quarantine: string | null; manifest: string | null }): Promise<void> {
-  report.quarantine = null;
-  report.manifest = null;
   const onlyFolders = async (dir: string): Promise<boolean> => {
     for (const e of await readdir(dir, { withFileTypes: true })) {
       const p = join(dir, e.name);
@@ -528,6 +526,8 @@ export async function removeEmptyQuarantine(folder: string, manifestPath: string
     return true;
   };
   if (!(await onlyFolders(folder).catch(() => false))) return;
+  report.quarantine = null;
+  report.manifest = null;
   await unlink(manifestPath).catch(() => undefined);
   const removeAll = async (dir: string): Promise<void> => {
     for (const e of await readdir(dir, { withFileTypes: true }).catch(() => [])) if (e.isDirectory()) await removeAll(join(dir, e.name));
