@@ -183,6 +183,31 @@ describe('CLI encryption', () => {
     assert.equal(real.status, 0, real.stdout + real.stderr);
   });
 
+  it('a key variable set but empty, or an empty --key-file, is a usage error: it was taken as no key, and a save meant to be encrypted wrote plaintext', async (t) => {
+    const root = testDir(t);
+    const images = library(root);
+    const sidecar = images[1].replace(/\.jpg$/, '.json');
+    const before = fs.readFileSync(sidecar);
+    const data = join(testDir(t), 'faces.json');
+    fs.writeFileSync(data, '{"faces":[]}');
+    const save = ['write', images[1], '--operation', 'faces', '--data', data];
+    for (const [env, args, says] of [
+      [{ IMAGE_SIDECAR_PASSPHRASE: '' }, save, /IMAGE_SIDECAR_PASSPHRASE is set but empty/],
+      [{ IMAGE_SIDECAR_KEY_FILE: '' }, save, /IMAGE_SIDECAR_KEY_FILE is set but empty/],
+      [{ IMAGE_SIDECAR_PASSPHRASE: '' }, ['validate', root], /IMAGE_SIDECAR_PASSPHRASE is set but empty/],
+      [{}, [...save, '--key-file', ''], /--key-file needs the path of a key file/],
+    ] as const) {
+      const r = await runCli([...args], { env: { ...env } });
+      assert.equal(r.code, 2, `${JSON.stringify(env)} ${args.join(' ')}: ${r.stdout}${r.stderr}`);
+      assert.match(r.stderr, says);
+      assert.deepEqual(fs.readFileSync(sidecar), before, 'nothing written');
+    }
+    // Unset, the same save writes (plaintext, as documented for a run without a key).
+    const plain = await runCli(save);
+    assert.equal(plain.code, 0, plain.stderr);
+    assert.equal(isEncryptedBin(fs.readFileSync(sidecar)), false);
+  });
+
   it('serve --stdio with --key-file: read and save through the server', async (t) => {
     const root = testDir(t);
     const keyDir = testDir(t);

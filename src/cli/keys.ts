@@ -74,11 +74,18 @@ export function keySource(ctx: KeyInputs): { source: string; key_file?: string; 
 
 export function keyringFromCli(ctx: KeyInputs, flag: 'keyFile' | 'newKeyFile' = 'keyFile'): Keyring | undefined {
   const file = ctx.opts[flag];
-  if (typeof file === 'string' && file !== '') return loadKeyPath(file, flag === 'keyFile' ? '--key-file' : '--new-key-file', ctx);
+  const option = flag === 'keyFile' ? '--key-file' : '--new-key-file';
+  if (file === '') throw errors.usage(`${option} needs the path of a key file (got an empty one)`);
+  if (typeof file === 'string') return loadKeyPath(file, option, ctx);
   const env = ctx.io.env;
   // Values Node decoded with loss: another key file, or one key for many passphrases.
   assertUtf8Env(env, KEY_FILE_ENV);
   assertUtf8Env(env, PASSPHRASE_ENV, { secret: true });
+  // Set but empty (`export IMAGE_SIDECAR_PASSPHRASE="$PASS"` with PASS unset): taken as no key, the
+  // saves of someone who meant to encrypt would write face embeddings in plaintext.
+  for (const name of [KEY_FILE_ENV, PASSPHRASE_ENV]) {
+    if (env[name] === '') throw errors.usage(`${name} is set but empty: give it a value, or unset it to run without a key`);
+  }
   const envFile = env[KEY_FILE_ENV];
   const pass = env[PASSPHRASE_ENV];
   const fromFile = envFile ? loadKeyPath(envFile, KEY_FILE_ENV, ctx) : undefined;

@@ -230,6 +230,10 @@ class ImageSidecarManager:
     def _key_signature(self) -> Optional[Tuple[Any, ...]]:
         """What the library's check of the keys depends on (``key_file``, the CLI's key variables and
         the key file as it is), or None when no key is given."""
+        for name in ("IMAGE_SIDECAR_KEY_FILE", "IMAGE_SIDECAR_PASSPHRASE"):
+            if os.environ.get(name) == "":
+                # The CLI's rule: taken as no key, a save meant to be encrypted would write plaintext.
+                raise ImageSidecarError("%s is set but empty: give it a value, or unset it to run without a key" % name, code="USAGE")
         env_file = os.environ.get("IMAGE_SIDECAR_KEY_FILE") or None
         passphrase = os.environ.get("IMAGE_SIDECAR_PASSPHRASE") or None
         if not (self.key_file or env_file or passphrase):

@@ -221,6 +221,21 @@ class CliModeTest(unittest.TestCase):
             self.m.save_data(self.lib.merged, "op\0x", {"success": True})
         self.assertEqual(cm.exception.code, "USAGE")
 
+    def test_a_key_variable_set_but_empty_is_a_usage_error_in_every_mode(self) -> None:
+        # Taken as no key, a save meant to be encrypted wrote face embeddings in plaintext.
+        self.m.save_data(self.lib.bare, "yolov8", {"success": True, "objects": []})
+        before = self.m.read_data(self.lib.bare)
+        for name in ("IMAGE_SIDECAR_PASSPHRASE", "IMAGE_SIDECAR_KEY_FILE"):
+            for local in ("1", "0"):
+                with mock.patch.dict(os.environ, {name: "", "IMAGE_SIDECAR_LOCAL_READ": local}):
+                    m = ImageSidecarManager()
+                    for call in (lambda: m.read_data(self.lib.bare), lambda: m.save_data(self.lib.bare, "face_detection", {"success": True, "faces": []})):
+                        with self.assertRaises(ImageSidecarError) as cm:
+                            call()
+                        self.assertEqual(cm.exception.code, "USAGE", "%s local=%s" % (name, local))
+                        self.assertIn("%s is set but empty" % name, str(cm.exception))
+        self.assertEqual(self.m.read_data(self.lib.bare), before, "nothing saved")
+
     def test_tree_calls(self) -> None:
         report = self.m.validate_sidecars(self.lib.root, workers=2)
         self.assertGreaterEqual(report["invalid_files"], 1, "findings are returned, not raised")
