@@ -195,3 +195,42 @@ test("the tool's own files are refused: a quarantine's files and manifest, the i
   const deeper = await runCli(['stats', lib, '-q', '-o', path.join(root, 'outside', '.image-sidecar', 'exports', 's.json')]);
   assert.equal(deeper.code, 0, deeper.stderr);
 });
+
+test('-o naming another file the command is given (its key file, manifest, configuration, schema, index) is refused, exit 2, that file untouched; through a symlink too', async (t) => {
+  // Regression: `export --key-file k -o k` replaced the key with the CSV (every file encrypted under
+  // it lost), `verify --manifest m -o m` the baseline, `hash --manifest m -o m` the manifest.
+  const root = testDir(t);
+  const lib = library(root);
+  const files = path.join(root, 'files');
+  fs.mkdirSync(files);
+  const key = path.join(files, 'k.key');
+  assert.equal((await runCli(['keygen', '-o', key])).code, 0);
+  const manifest = path.join(files, 'm.json');
+  assert.equal((await runCli(['hash', lib, '--manifest', manifest])).code, 0);
+  const config = path.join(files, 'cfg.json');
+  fs.writeFileSync(config, '{"imageExtensions":["xyz"]}');
+  const schema = path.join(files, 'schema.json');
+  fs.writeFileSync(schema, '{"type":"object"}');
+  fs.symlinkSync(key, path.join(files, 'key-link'));
+  const before = snapshot(files);
+  const cases: [string[], RegExp, Record<string, string>?][] = [
+    [['export', lib, '--key-file', key, '-f', 'csv', '-o', key], /it is also the --key-file file, which the command reads/],
+    [['export', lib, '--key-file', key, '-f', 'csv', '-o', path.join(files, 'key-link')], /it is also the --key-file file/],
+    [['stats', lib, '-o', key], /it is also the IMAGE_SIDECAR_KEY_FILE file/, { IMAGE_SIDECAR_KEY_FILE: key }],
+    [['verify', lib, '--manifest', manifest, '-o', manifest], /it is also the --manifest file, which the command reads/],
+    [['hash', lib, '--manifest', manifest, '-o', manifest], /it is also the --manifest file, which the command writes too/],
+    [['hash', lib, '--manifest', path.join(files, 'new.json'), '-o', path.join(files, 'new.json')], /it is also the --manifest file, which the command writes too/],
+    [['stats', lib, '--config', config, '-o', config], /it is also the --config file/],
+    [['validate', lib, '--schema', schema, '-o', schema], /it is also the --schema file/],
+    [['stats', lib, '--index', path.join(files, 'idx'), '-o', path.join(files, 'idx')], /it is also the --index file/],
+  ];
+  for (const [args, says, env] of cases) {
+    const r = await runCli(args, env ? { env } : {});
+    assert.equal(r.code, 2, `${args.join(' ')}: ${r.stdout}${r.stderr}`);
+    assert.match(r.stderr, says, args.join(' '));
+  }
+  assert.deepEqual(snapshot(files), before, 'every given file is as it was, and nothing new was written');
+  // Another name is fine.
+  const ok = await runCli(['export', lib, '--key-file', key, '-f', 'csv', '-o', path.join(files, 'out.csv')]);
+  assert.equal(ok.code, 0, ok.stderr);
+});

@@ -128,6 +128,47 @@ export async function checkOutputFile(ctx: CommandContext): Promise<void> {
   const abs = resolve(file);
   const { assertOutputNotManaged } = await import('../analysis/output-guard.js');
   assertOutputNotManaged(abs, 'output', imageExtensionOptions(ctx, dirname(abs)));
+  assertOutputNotAnotherFile(ctx, abs);
+}
+
+/** The options that name a file the command reads (or, `--manifest` of hash and merge, writes besides its output). */
+const FILE_OPTIONS: readonly [key: keyof CliOptions, flag: string][] = [
+  ['keyFile', '--key-file'],
+  ['newKeyFile', '--new-key-file'],
+  ['config', '--config'],
+  ['schema', '--schema'],
+  ['manifest', '--manifest'],
+  ['data', '--data'],
+  ['index', '--index'],
+];
+
+/**
+ * `-o FILE` is none of the other files the command is given: `export --key-file k -o k` replaced the
+ * key with the CSV (every file encrypted under it lost), `verify --manifest m -o m` the baseline,
+ * `hash --manifest m -o m` the manifest. The same file: the same inode, or (not made yet) the same path.
+ */
+function assertOutputNotAnotherFile(ctx: CommandContext, abs: string): void {
+  const given: [string, string][] = [];
+  for (const [key, flag] of FILE_OPTIONS) {
+    const v = ctx.opts[key];
+    if (typeof v === 'string' && v !== '' && !isStdoutName(v)) given.push([flag, v]);
+  }
+  if (typeof ctx.opts.keyFile !== 'string' && ctx.io.env.IMAGE_SIDECAR_KEY_FILE) given.push(['IMAGE_SIDECAR_KEY_FILE', ctx.io.env.IMAGE_SIDECAR_KEY_FILE]);
+  const identity = (p: string): string | null => {
+    try {
+      const st = statSync(p);
+      return `${st.dev}:${st.ino}`;
+    } catch {
+      return null;
+    }
+  };
+  const out = identity(abs);
+  for (const [flag, v] of given) {
+    const other = resolve(v);
+    if (other === abs || (out !== null && identity(other) === out)) {
+      throw errors.usage(`refusing to write the output to ${abs}: it is also the ${flag} file, which the command ${flag === '--manifest' && ctx.command !== 'verify' ? 'writes too' : 'reads'} (choose another output)`);
+    }
+  }
 }
 
 /**
