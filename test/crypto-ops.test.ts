@@ -18,7 +18,7 @@ import { validate } from '../src/ops/validate.js';
 import { stats } from '../src/ops/stats.js';
 import { formatStats } from '../src/ops/format-stats.js';
 import { exportSidecars } from '../src/ops/export.js';
-import { hashTree } from '../src/integrity/tree-hash.js';
+import { hashTree } from '../src/ops/hash.js';
 import type { JsonObject, SidecarFormat, Keyring } from '../src/types.js';
 import { FAKE_JPEG, putFile, sidecarData, testDir } from './helpers/tree.js';
 

@@ -373,7 +373,7 @@ test('the library refuses an export or manifest path that is a sidecar of anothe
     const victim = join(other, 'IMG_9.json');
     const before = readFileSync(victim);
     await assert.rejects(exportSidecars(root, { format: 'json', output: victim, engine: 'inline' }), (e: unknown) => isSidecarError(e) && e.code === 'USAGE' && /sidecar file of an image in its folder/.test(e.message));
-    const { hashTree } = await import('../src/integrity/tree-hash.js');
+    const { hashTree } = await import('../src/ops/hash.js');
     await assert.rejects(hashTree(root, { manifest: victim }), (e: unknown) => isSidecarError(e) && e.code === 'USAGE');
     assert.deepEqual(readFileSync(victim), before, 'the other tree\'s sidecar is untouched');
     // A file next to no image may be written.

@@ -15,7 +15,7 @@ import { exportShard, hashShard, validateShard, type LineSink } from '../src/sha
 import { mergeShards } from '../src/shard/merge.js';
 import { openShardFile } from '../src/shard/format.js';
 import { exportSidecars } from '../src/ops/export.js';
-import { hashTree } from '../src/integrity/tree-hash.js';
+import { hashTree } from '../src/ops/hash.js';
 import { validate } from '../src/ops/validate.js';
 import { isSidecarError } from '../src/errors.js';
 import { encodeSidecar } from '../src/formats/codec.js';

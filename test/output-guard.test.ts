@@ -12,7 +12,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { exportSidecars } from '../src/ops/export.js';
 import { report } from '../src/report/run.js';
-import { hashTree } from '../src/integrity/tree-hash.js';
+import { hashTree } from '../src/ops/hash.js';
 import { isSidecarError } from '../src/errors.js';
 import { CLI_PATH, runCli } from './helpers/cli.js';
 import { FAKE_JPEG, makeTree, sidecarData, testDir, type TreeNode } from './helpers/tree.js';

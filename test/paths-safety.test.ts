@@ -11,7 +11,7 @@ import { restore } from '../src/ops/restore.js';
 import { stats } from '../src/ops/stats.js';
 import { formatStats } from '../src/ops/format-stats.js';
 import { exportSidecars } from '../src/ops/export.js';
-import { hashTree } from '../src/integrity/tree-hash.js';
+import { hashTree } from '../src/ops/hash.js';
 import { QUARANTINE_DIR } from '../src/discovery/own-folders.js';
 import { scan } from '../src/ops/scan.js';
 import { isSidecarError } from '../src/errors.js';

@@ -6,7 +6,7 @@ import { countFiles, Progress } from '../src/cli/progress.js';
 import { scan } from '../src/ops/scan.js';
 import { generateSampleLibrary } from '../src/sample/index.js';
 import { convert } from '../src/ops/convert.js';
-import { hashTree } from '../src/integrity/tree-hash.js';
+import { hashTree } from '../src/ops/hash.js';
 import { FAKE_JPEG, makeTree, sidecarData, testDir } from './helpers/tree.js';
 
 function bar(now: () => number): { p: Progress; out: () => string } {

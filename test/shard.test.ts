@@ -19,7 +19,7 @@ import { imageExtensionSet } from '../src/discovery/extensions.js';
 import { stats } from '../src/ops/stats.js';
 import { formatStats } from '../src/ops/format-stats.js';
 import { validate, validationTotals, type ValidationReport } from '../src/ops/validate.js';
-import { hashTree } from '../src/integrity/tree-hash.js';
+import { hashTree } from '../src/ops/hash.js';
 import { exportSidecars } from '../src/ops/export.js';
 import { exportShard, formatStatsShard, hashShard, statsShard, validateShard, type LineSink } from '../src/shard/run.js';
 import { mergeShards, mergeValidate, openShards } from '../src/shard/merge.js';

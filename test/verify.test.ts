@@ -2,8 +2,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { hashTree, listTree } from '../src/integrity/tree-hash.js';
-import { verifyTree } from '../src/integrity/verify.js';
+import { listTree } from '../src/integrity/tree-hash.js';
+import { hashTree, verifyTree } from '../src/ops/hash.js';
 import { convert } from '../src/ops/convert.js';
 import { encodeSidecar } from '../src/formats/codec.js';
 import { SidecarError } from '../src/errors.js';
@@ -179,4 +179,30 @@ test('a damaged, foreign or mismatched manifest is refused', async (t) => {
   await assert.rejects(verifyTree(root, m, { allFiles: true }), isCode('USAGE'));
   await assert.rejects(verifyTree(root, path.join(out, 'none.json')), isCode('NOT_FOUND'));
   assert.equal((await verifyTree(root, m, { canonical: false, allFiles: false })).ok, true);
+});
+
+test("canonical digests of a RAW+JPEG pair take each image's own sidecar, as its read does: a change to the JPEG's own file or the RAW's is seen by verify", async (t) => {
+  // Regression: both images were digested from the record's one effective file (the shared
+  // IMG_1.json), so a change to IMG_1.JPG.json or IMG_1.CR2.json left verify at ok.
+  for (const variant of ['jpeg-own', 'raw-own'] as const) {
+    const root = testDir(t);
+    const manifest = path.join(testDir(t), 'm.json');
+    put(root, 'IMG_1.CR2', FAKE_JPEG);
+    put(root, variant === 'jpeg-own' ? 'IMG_1.JPG' : 'IMG_1.jpg', FAKE_JPEG);
+    const own = variant === 'jpeg-own' ? 'IMG_1.JPG.json' : 'IMG_1.CR2.json';
+    const shared = { face_detection: { success: true, faces: [] }, sidecar_info: { image_path: variant === 'jpeg-own' ? 'other.jpg' : 'IMG_1.jpg' } };
+    put(root, 'IMG_1.json', JSON.stringify(shared));
+    put(root, own, JSON.stringify({ yolov8: { success: true, objects: [] }, sidecar_info: { image_path: variant === 'jpeg-own' ? 'IMG_1.JPG' : 'IMG_1.CR2' } }));
+    const first = await hashTree(root, { canonical: true, manifest, engine: 'inline' });
+    const again = await verifyTree(root, manifest, { engine: 'inline' });
+    assert.equal(again.ok, true, JSON.stringify(again));
+    put(root, own, JSON.stringify({ yolov8: { success: false }, sidecar_info: { image_path: variant === 'jpeg-own' ? 'IMG_1.JPG' : 'IMG_1.CR2' } }));
+    const v = await verifyTree(root, manifest, { engine: 'threads', workers: 2 });
+    assert.equal(v.ok, false, `${variant}: the change to ${own} is seen`);
+    assert.deepEqual(v.changed, [variant === 'jpeg-own' ? 'IMG_1.JPG' : 'IMG_1.CR2']);
+    // The digest moved with it; engines and the index agree.
+    const after = await hashTree(root, { canonical: true, engine: 'threads', workers: 2 });
+    assert.notEqual(after.digest, first.digest);
+    assert.equal((await hashTree(root, { canonical: true, engine: 'inline', index: {} })).digest, after.digest);
+  }
 });

@@ -13,7 +13,7 @@ export async function run(ctx: CommandContext): Promise<number> {
 
 async function runHash(ctx: CommandContext): Promise<number> {
   const dir = await inputDirectory(ctx);
-  const { hashTree } = await import('../integrity/tree-hash.js');
+  const { hashTree } = await import('../ops/hash.js');
   const manifest = optString(ctx, 'manifest');
   const progress = progressFor(ctx, 'hashing');
   let h;
@@ -65,7 +65,7 @@ async function runVerify(ctx: CommandContext): Promise<number> {
   const dir = await inputDirectory(ctx);
   const manifest = optString(ctx, 'manifest');
   if (!manifest) throw errors.usage('verify needs --manifest FILE (written by `image-sidecar hash --manifest FILE`)');
-  const { verifyTree } = await import('../integrity/verify.js');
+  const { verifyTree } = await import('../ops/hash.js');
   const progress = progressFor(ctx, 'verifying');
   let v;
   try {

@@ -19,7 +19,7 @@ import { join, relative, resolve, sep } from 'node:path';
 import { errorFromJSON, errors, firstUnreadable, UNREADABLE_NAMED, type ErrorCode, type SidecarError, type UnreadablePath } from '../errors.js';
 import { openScanCache } from '../incremental/scan-cache.js';
 import { assertDirectory, ScanSession } from '../scan/session.js';
-import { lockedFile, type ScanRecord } from '../scan/records.js';
+import { lockedFile, type ScanImage, type ScanRecord, type ScanSidecar } from '../scan/records.js';
 import { SKIP_DIR_NAMES } from '../discovery/own-folders.js';
 import { shownPath, walkTree } from '../discovery/walk.js';
 import { imageExtensionSet, isSidecarExt, nfc, splitName } from '../discovery/extensions.js';
@@ -41,6 +41,15 @@ export interface HashOptions extends Options {
   manifest?: string;
   /** bytes mode: hash every regular file, not only sidecar candidates. */
   allFiles?: boolean;
+  /**
+   * canonical mode: the sidecar each image of a record reads, where the images of one record read
+   * different files (a RAW+JPEG pair whose JPEG has its own `IMG_1.JPG.json` beside the shared
+   * `IMG_1.json`); null: every image its record's effective sidecar. The read's own rule, from the
+   * floor above (ops/hash.ts `perImageSidecarsFor`, which the library's `hashTree` and `verifyTree`
+   * pass): without it both images were digested from the one effective file, and a change to the
+   * JPEG's own file went unseen by `verify`.
+   */
+  perImageSidecars?: (rec: ScanRecord) => Promise<{ image: ScanImage; sidecar: ScanSidecar }[] | null>;
 }
 
 export interface TreeHash {
@@ -280,6 +289,19 @@ export async function canonicalEntries(
           // An image whose sidecar could not be read or decoded: its data is not known.
           if (unknownKeys && (status === 'corrupt' || status === 'unreadable')) for (const i of rec.images) unknownKeys.add(i.rel);
         }
+      }
+      const perImage = opts.perImageSidecars ? await opts.perImageSidecars(rec) : null;
+      if (perImage !== null) {
+        // Each file with the images that read it (an image with none is not digested: its data is not known to be any file's).
+        const keysOf = new Map<ScanSidecar, string[]>();
+        for (const { image, sidecar } of perImage) {
+          if (sidecar.side !== 'local' && opts.includeTargetSide !== true) continue;
+          const keys = keysOf.get(sidecar);
+          if (keys) keys.push(image.rel);
+          else keysOf.set(sidecar, [image.rel]);
+        }
+        for (const [sidecar, keys] of keysOf) yield { path: sidecar.path, keys, size: sidecar.inspection.size };
+        continue;
       }
       const keys = imageKeysOf(rec, opts.includeTargetSide === true);
       if (keys) yield { path: rec.effective!.path, keys, size: rec.effective!.inspection.size };

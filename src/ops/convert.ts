@@ -21,6 +21,7 @@ import { isEncryptedBin, readEncryptionHeader } from '../formats/encrypted-bin.j
 import { createRuntime } from '../engine/select.js';
 import { removeStaleTempFiles } from '../fs/temp-files.js';
 import { canonicalEntries } from '../integrity/tree-hash.js';
+import { perImageSidecarsFor } from './hash.js';
 import { clearIndex, clearIndexEverywhere } from '../incremental/manage.js';
 import type { IndexLocationOptions } from '../model/index-options.js';
 import { mapJobs } from '../engine/pipeline.js';
@@ -233,7 +234,7 @@ async function encryptionHeaderOf(path: string): Promise<{ keyId: string; descri
 async function canonicalByImage(root: string, opts: ConvertOptions, runtime: Runtime): Promise<Map<string, string>> {
   // A shard leaves symlinked images to their target's record (whose shard checks the data):
   // their target sidecars may belong to another shard, which it never reads.
-  const { entries } = await canonicalEntries(root, { ...opts, onProgress: undefined, runtime, includeTargetSide: !opts.shard, strict: false });
+  const { entries } = await canonicalEntries(root, { ...opts, onProgress: undefined, runtime, includeTargetSide: !opts.shard, strict: false, perImageSidecars: perImageSidecarsFor(opts) });
   return new Map(entries.map((e) => [e.key, e.canonical!]));
 }
 

@@ -248,7 +248,7 @@ methods.set('export', {
 methods.set('hash', {
   scheduling: 'tree',
   handle: async (p) => {
-    const { hashTree } = await import('../integrity/tree-hash.js');
+    const { hashTree } = await import('../ops/hash.js');
     return hashTree(requireDir(p), {
       ...treeOptions(p),
       canonical: optionalBoolean(p, 'canonical', false),

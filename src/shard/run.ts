@@ -155,7 +155,8 @@ export async function hashShard(root: string, opts: HashOptions & ShardRunOption
   if (opts.manifest) throw errors.usage('a shard of hash writes no manifest: give --manifest FILE to merge instead');
   const { listTree } = await import('../integrity/tree-hash.js');
   const h = await header('hash', root, opts);
-  const listing = await listTree(root, opts);
+  const { perImageSidecarsFor } = await import('../ops/hash.js');
+  const listing = await listTree(root, { perImageSidecars: perImageSidecarsFor(opts), ...opts });
   if (listing.undecodable.length > 0 || listing.unreadableCount > 0) {
     // A digest cannot leave a file out: the unsharded run lists these and gives no digest (exit
     // 1); the shard says which are its own, and the merge gives that list whole.
