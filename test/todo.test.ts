@@ -236,6 +236,37 @@ describe('image identity and stale results', () => {
     assert.deepEqual(r.entries!.map((e) => e.rel), ['b.jpg']);
   });
 
+  it('stale and find name the images whose sidecar they cannot read (encrypted without the key, corrupt) as problems, exit 1, as todo does (they passed them over: "0 stale", exit 0)', async (t) => {
+    const root = testDir(t);
+    const keyDir = testDir(t);
+    const key = join(keyDir, 'k.key');
+    assert.equal((await runCli(['keygen', '-o', key])).code, 0);
+    const a = img(root, 'a.jpg');
+    const b = img(root, 'b.jpg');
+    const c = img(root, 'c.jpg');
+    for (const p of [a, b, c]) await saveSidecar(p, 'face_detection', { success: true, faces: [] });
+    assert.equal((await runCli(['convert', root, '-f', 'bin', '--encrypt', '--key-file', key, '-q'])).code, 0);
+    for (const p of [a, b, c]) writeFileSync(p, 'a changed image, longer than before');
+    writeFileSync(join(root, 'c.bin'), 'garbage');
+    const withKey = await runCli(['stale', root, '--json', '--key-file', key]);
+    assert.equal(withKey.code, 1, withKey.stderr);
+    const wk = JSON.parse(withKey.stdout);
+    assert.deepEqual(wk.stale.map((e: { image: string }) => e.image), [a, b]);
+    assert.deepEqual(wk.problems.map((p: { image: string; category: string }) => [p.image, p.category]), [[c, 'corrupt']]);
+    for (const args of [['stale', root, '--no-index'], ['stale', root], ['find', root, '--where', 'faces >= 0']]) {
+      const r = await runCli([...args, '--json']);
+      assert.equal(r.code, 1, `${args.join(' ')}: ${r.stdout}${r.stderr}`);
+      const doc = JSON.parse(r.stdout);
+      assert.deepEqual(doc.problems.map((p: { image: string; category: string }) => [p.image, p.category]), [[a, 'encrypted'], [b, 'encrypted'], [c, 'corrupt']], args.join(' '));
+      assert.equal(doc.problem_count, 3);
+      const line = await runCli(args);
+      assert.equal(line.code, 1);
+      assert.match(line.stderr, /not listed \(encrypted\): .*a\.jpg: .*encrypted/);
+    }
+    const lib = await staleSidecars(root);
+    assert.deepEqual([lib.counts, lib.problemCount], [{ stale: 0, current: 0, unknown: 0 }, 3]);
+  });
+
   it('re-running one operation on a changed image leaves the others stale, per operation', async (t) => {
     const root = testDir(t);
     const a = img(root, 'a.jpg');

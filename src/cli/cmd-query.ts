@@ -98,8 +98,7 @@ async function runTodo(ctx: CommandContext): Promise<number> {
   await out.writer.end(lists.todoTotals(out.dir, report));
   const c = report.counts;
   note(ctx, `${listed} image(s) to process for ${report.operation}: ${c['no-sidecar']} without sidecar, ${c['no-result']} without a result, ${c.failed} failed, ${c.stale} stale; ${c.done} done`);
-  for (const p of report.problems.slice(0, 10)) note(ctx, `not listed (${p.category}): ${lists.printedPath(out.dir, p.rel)}: ${p.message}`);
-  if (report.problemCount > 10) note(ctx, `... and ${report.problemCount - 10} more not listed (see --json)`);
+  noteProblems(ctx, out.dir, report, lists.printedPath);
   if (!report.scan.complete) note(ctx, `warning: ${report.scan.problemCount} path(s) could not be read; the list may be incomplete`);
   return lists.listHasFindings(report) ? EXIT_FINDINGS : EXIT_CLEAN;
 }
@@ -125,6 +124,7 @@ async function runStale(ctx: CommandContext): Promise<number> {
   await out.writer.end(lists.staleTotals(out.dir, report));
   const c = report.counts;
   note(ctx, `${c.stale} stale sidecar(s); ${c.current} current; ${c.unknown} unknown (saved without an image record)`);
+  noteProblems(ctx, out.dir, report, lists.printedPath);
   if (!report.scan.complete) note(ctx, `warning: ${report.scan.problemCount} path(s) could not be read; the list may be incomplete`);
   return lists.listHasFindings(report) ? EXIT_FINDINGS : EXIT_CLEAN;
 }
@@ -153,8 +153,15 @@ async function runFind(ctx: CommandContext): Promise<number> {
   }
   await out.writer.end(lists.findTotals(out.dir, report, where));
   note(ctx, `${report.matched} image(s) match (${report.examined} sidecars examined)`);
+  noteProblems(ctx, out.dir, report, lists.printedPath);
   if (!report.scan.complete) note(ctx, `warning: ${report.scan.problemCount} path(s) could not be read; the list may be incomplete`);
   return lists.listHasFindings(report) ? EXIT_FINDINGS : EXIT_CLEAN;
+}
+
+/** The first images a list command could not decide, on stderr (all of them in --json). */
+function noteProblems(ctx: CommandContext, dir: string, report: { problems: readonly { rel: string; category: string; message: string }[]; problemCount: number }, printedPath: (dir: string, rel: string) => string): void {
+  for (const p of report.problems.slice(0, 10)) note(ctx, `not listed (${p.category}): ${printedPath(dir, p.rel)}: ${p.message}`);
+  if (report.problemCount > 10) note(ctx, `... and ${report.problemCount - 10} more not listed (see --json)`);
 }
 
 export async function run(ctx: CommandContext): Promise<number> {

@@ -212,3 +212,36 @@ export function round(n: number, digits = 6): number {
   const f = 10 ** digits;
   return Math.round(n * f) / f;
 }
+
+/** An image a list command cannot decide (its data cannot be read): named, not listed. */
+export interface ListProblem {
+  /** Image path relative to the root. */
+  rel: string;
+  category: string;
+  message: string;
+}
+
+const MAX_PROBLEMS_KEPT = 1000;
+
+/** The problems of a list command: all counted, the first MAX_PROBLEMS_KEPT kept. */
+export class ListProblems {
+  readonly problems: ListProblem[] = [];
+  count = 0;
+  add(rel: string, category: string, message: string): void {
+    this.count++;
+    if (this.problems.length < MAX_PROBLEMS_KEPT) this.problems.push({ rel, category, message });
+  }
+
+  /**
+   * A record whose images' data cannot be read (a corrupt or unreadable sidecar, one encrypted
+   * under a key not given): each of its own images (a link into the root is its target's record's)
+   * is a problem, as todo says. `stale` and `find` passed them over: "0 stale", exit 0, for a library
+   * whose every image had changed, when the key was not given.
+   */
+  addUndecided(rec: ScanRecord): boolean {
+    if (rec.category !== 'corrupt' && rec.category !== 'unreadable' && rec.category !== 'encrypted') return false;
+    const why = rec.findings.find((f) => f.code === 'encrypted' || f.code === 'corrupt' || f.code === 'unreadable')?.message ?? rec.category;
+    for (const img of rec.images) if (!img.broken && (!img.isSymlink || img.outsideRoot)) this.add(img.rel, rec.category, why);
+    return true;
+  }
+}

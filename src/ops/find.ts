@@ -3,13 +3,14 @@
  *
  * One entry per image record that owns an effective sidecar (as export): a symlinked image whose
  * target is inside the root is found once, through the target; RAW+JPEG images sharing a sidecar
- * are each listed. Sidecars without an image (orphans) and corrupt ones are not matched.
+ * are each listed. Sidecars without an image (orphans) are not matched; an image whose sidecar cannot
+ * be read (corrupt, unreadable, encrypted under a key not given) is a problem, as todo's.
  */
 import { scan } from './scan.js';
 import { type ScanSummary } from '../scan/records.js';
 import { errors } from '../errors.js';
 import type { Options, SidecarFormat } from '../types.js';
-import { imageSidecars, ownGroupTargetOf, sidecarFilter } from './common.js';
+import { imageSidecars, ListProblems, ownGroupTargetOf, sidecarFilter, type ListProblem } from './common.js';
 import type { SidecarSummary } from '../model/summary.js';
 
 export interface FindOptions extends Options {
@@ -34,6 +35,9 @@ export interface FindReport {
   matched: number;
   /** Sidecars the expression was evaluated on. */
   examined: number;
+  /** Images whose sidecar cannot be read (corrupt, unreadable, encrypted under a key not given): not matched nor passed over silently (the first 1,000). */
+  problems: ListProblem[];
+  problemCount: number;
   scan: ScanSummary;
 }
 
@@ -42,10 +46,15 @@ export async function find(root: string, opts: FindOptions): Promise<FindReport>
   if (typeof where !== 'string' || where.trim() === '') throw errors.usage('find needs --where EXPR (e.g. --where "faces >= 3")');
   const filter = sidecarFilter(operationType, where)!;
   const session = scan(root, { ...scanOpts, inspect: { summarize: true, sizes: false } }); // find prints no bin sizes
-  const report: FindReport = { matched: 0, examined: 0, scan: session.summary };
+  const problems = new ListProblems();
+  const report: FindReport = { matched: 0, examined: 0, problems: problems.problems, problemCount: 0, scan: session.summary };
   if (!onEntry) report.entries = [];
   for await (const rec of session) {
     if (rec.images.length === 0) continue;
+    if (problems.addUndecided(rec)) {
+      report.problemCount = problems.count;
+      continue;
+    }
     // Each image by the sidecar its read takes (a RAW+JPEG pair's own files: common.ts imageSidecars).
     for (const { image, sidecar: sc } of (await imageSidecars(rec, scanOpts)).entries) {
       if (sc.inspection.summary === undefined) continue;

@@ -36,7 +36,7 @@ export function todoTotals(dir: string, report: TodoReport): Record<string, unkn
     counts: report.counts,
     identity_unknown: report.identityUnknown,
     skipped: { links: report.skipped.links, broken_links: report.skipped.brokenLinks },
-    problems: report.problems.map((p) => ({ image: printedPath(dir, p.rel), category: p.category, message: p.message })),
+    problems: problemsOf(dir, report.problems),
     problem_count: report.problemCount,
     scan_complete: report.scan.complete,
   };
@@ -46,8 +46,8 @@ export function staleRecord(dir: string, e: StaleEntry): Record<string, unknown>
   return { image: printedPath(dir, e.rel), sidecar: e.sidecar, changes: e.changes, operations: e.operations, recorded: e.recorded, current: e.current };
 }
 
-export function staleTotals(_dir: string, report: StaleReport): Record<string, unknown> {
-  return { directory: report.scan.root, counts: report.counts, scan_complete: report.scan.complete };
+export function staleTotals(dir: string, report: StaleReport): Record<string, unknown> {
+  return { directory: report.scan.root, counts: report.counts, problems: problemsOf(dir, report.problems), problem_count: report.problemCount, scan_complete: report.scan.complete };
 }
 
 export function findRecord(dir: string, e: FindEntry): Record<string, unknown> {
@@ -68,8 +68,13 @@ export function findRecord(dir: string, e: FindEntry): Record<string, unknown> {
   };
 }
 
-export function findTotals(_dir: string, report: FindReport, where: string): Record<string, unknown> {
-  return { where, directory: report.scan.root, matched: report.matched, examined: report.examined, scan_complete: report.scan.complete };
+export function findTotals(dir: string, report: FindReport, where: string): Record<string, unknown> {
+  return { where, directory: report.scan.root, matched: report.matched, examined: report.examined, problems: problemsOf(dir, report.problems), problem_count: report.problemCount, scan_complete: report.scan.complete };
+}
+
+/** The images a list command could not decide, as its JSON names them. */
+function problemsOf(dir: string, problems: readonly { rel: string; category: string; message: string }[]): Record<string, unknown>[] {
+  return problems.map((p) => ({ image: printedPath(dir, p.rel), category: p.category, message: p.message }));
 }
 
 /**

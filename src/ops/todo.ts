@@ -24,7 +24,7 @@ import { type ScanImage, type ScanRecord, type ScanSummary } from '../scan/recor
 import { normalizeOperationName } from '../analysis/operations.js';
 import { checkImageIdentity, identityJson, type IdentityCheck } from '../analysis/image-identity.js';
 import type { JsonObject, Options } from '../types.js';
-import { imageSidecars, recordedImageOf } from './common.js';
+import { imageSidecars, ListProblems, recordedImageOf, type ListProblem } from './common.js';
 import { readSidecarDetailed } from './read.js';
 import { probeSidecar } from '../analysis/summary.js';
 import type { ImageRecord, SidecarProbe } from '../model/summary.js';
@@ -44,12 +44,7 @@ export interface TodoEntry {
   changes?: string[];
 }
 
-export interface TodoProblem {
-  /** Image path relative to the root. */
-  rel: string;
-  category: string;
-  message: string;
-}
+export type TodoProblem = ListProblem;
 
 export interface TodoOptions extends Options {
   /** The operation the pipeline is about to run (any spelling: yolov8, Face_detector...). */
@@ -78,8 +73,6 @@ export interface TodoReport {
    */
   scan: ScanSummary;
 }
-
-const MAX_PROBLEMS_KEPT = 1000;
 
 /** The image files a record stands for in todo/stale: plain files and links leaving the root. */
 function ownImages(rec: ScanRecord): { own: ScanImage[]; links: number; broken: number } {
@@ -125,9 +118,11 @@ export async function todo(root: string, opts: TodoOptions): Promise<TodoReport>
     if (onEntry) await onEntry(e);
     else report.entries!.push(e);
   };
+  const problems = new ListProblems();
+  report.problems = problems.problems;
   const problem = (rel: string, category: string, message: string) => {
-    report.problemCount++;
-    if (report.problems.length < MAX_PROBLEMS_KEPT) report.problems.push({ rel, category, message });
+    problems.add(rel, category, message);
+    report.problemCount = problems.count;
   };
 
   for await (const rec of session) {
@@ -217,6 +212,9 @@ export interface StaleReport {
   entries?: StaleEntry[];
   /** Sidecars of images by freshness: stale, current, unknown (no record or image unreadable). */
   counts: { stale: number; current: number; unknown: number };
+  /** Images whose sidecar cannot be read (corrupt, unreadable, encrypted under a key not given): not judged (the first 1,000). */
+  problems: ListProblem[];
+  problemCount: number;
   scan: ScanSummary;
 }
 
@@ -245,10 +243,15 @@ export function recordImage(rec: ScanRecord, named: () => string | null): ScanIm
 export async function staleSidecars(root: string, opts: StaleOptions = {}): Promise<StaleReport> {
   const { verifyHash, onEntry, ...scanOpts } = opts;
   const session = scan(root, { ...scanOpts, inspect: { probe: true } });
-  const report: StaleReport = { counts: { stale: 0, current: 0, unknown: 0 }, scan: session.summary };
+  const problems = new ListProblems();
+  const report: StaleReport = { counts: { stale: 0, current: 0, unknown: 0 }, problems: problems.problems, problemCount: 0, scan: session.summary };
   if (!onEntry) report.entries = [];
   for await (const rec of session) {
     if (rec.images.length === 0) continue;
+    if (problems.addUndecided(rec)) {
+      report.problemCount = problems.count;
+      continue;
+    }
     // Each image by the sidecar its read takes (a RAW+JPEG pair's own files: common.ts imageSidecars),
     // else the record's sidecar by the image it records.
     for (const { image, sidecar: eff } of (await imageSidecars(rec, scanOpts)).entries) {
