@@ -287,6 +287,37 @@ test('mv: a dry run lists every action and changes nothing; folders, non-images 
   }
 });
 
+test("mv/cp: a lone sidecar goes beside an image only to reunite it: never to an image that has a sidecar of its own there, nor one its record says is another (it became that image's effective file: another camera's results under its name)", async () => {
+  const root = makeTree({ 'new/IMG_5.jpg': bytes(300, 1), 'old/IMG_5.jpg': bytes(301, 2), 'back/IMG_7.jpg': bytes(302, 3), 'other/IMG_8.jpg': bytes(303, 4) });
+  try {
+    await saved(join(root, 'new/IMG_5.jpg'), 'face_detection', 'json', 'name-ext');
+    const before = await readSidecar(join(root, 'new/IMG_5.jpg'));
+    await saveSidecar(join(root, 'old/IMG_5.jpg'), 'face_detection', { faces: [] }, { format: 'bin' });
+    fs.rmSync(join(root, 'old/IMG_5.jpg')); // an orphan of another camera's IMG_5
+    for (const run of [moveImages, copyImages]) {
+      const r = await run([join(root, 'old/IMG_5.bin')], join(root, 'new'));
+      assert.equal(r.done, 0, run.name);
+      assert.match(r.problems[0].message, /IMG_5\.bin would pair there with IMG_5\.jpg, which has a sidecar of its own \(IMG_5\.jpg\.json\)/);
+      assert.deepEqual(names(join(root, 'new')), ['IMG_5.jpg', 'IMG_5.jpg.json']);
+      assert.deepEqual(await readSidecar(join(root, 'new/IMG_5.jpg')), before);
+    }
+    // Its record names IMG_8.jpg: not IMG_5.jpg's, even with no sidecar there.
+    await saveSidecar(join(root, 'other/IMG_8.jpg'), 'face_detection', { faces: [] }, { format: 'bin' });
+    fs.renameSync(join(root, 'other/IMG_8.bin'), join(root, 'other/IMG_7.bin'));
+    const wrong = await moveImages([join(root, 'other/IMG_7.bin')], join(root, 'back'));
+    assert.equal(wrong.done, 0);
+    assert.match(wrong.problems[0].message, /IMG_7\.bin would pair there with IMG_7\.jpg, but it records IMG_8\.jpg/);
+    // Reuniting: an image moved without its sidecar gets it back.
+    await saved(join(root, 'back/IMG_7.jpg'), 'face_detection', 'bin');
+    fs.renameSync(join(root, 'back/IMG_7.bin'), join(root, 'old/IMG_7.bin'));
+    const ok = await moveImages([join(root, 'old/IMG_7.bin')], join(root, 'back'));
+    assert.deepEqual([ok.done, ok.problems.length], [1, 0]);
+    assert.equal((await readSidecarDetailed(join(root, 'back/IMG_7.jpg'))).path, join(root, 'back/IMG_7.bin'));
+  } finally {
+    removeTree(root);
+  }
+});
+
 test('mv: names in another Unicode normalisation (NFD from macOS) pair and move; the destination checks names in NFC', async () => {
   const nfd = 'E\u0301quipe.jpg';
   const root = makeTree({ [`a/${nfd}`]: bytes(300, 1), 'b/\u00c9quipe.json': 'taken (NFC spelling)', c: { dir: true } });

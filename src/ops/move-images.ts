@@ -237,7 +237,7 @@ function planUnits(sources: string[], dest: Destination, opts: TransferOptions, 
   for (const source of lone) {
     if (inUnits.has(source)) continue; // it goes with its image
     try {
-      units.push(loneUnit(source, dest, folder, exts, inUnits));
+      units.push(loneUnit(source, dest, folder, exts, inUnits, opts));
     } catch (e) {
       problems.push(problemOf(source, e));
     }
@@ -333,7 +333,7 @@ function imageUnit(source: string, dest: Destination, folder: FolderNames, exts:
 }
 
 /** A sidecar given on its own: it moves alone only when no image of its folder claims it. */
-function loneUnit(source: string, dest: Destination, folder: FolderNames, exts: ReadonlySet<string>, moving: ReadonlySet<string>): TransferUnit {
+function loneUnit(source: string, dest: Destination, folder: FolderNames, exts: ReadonlySet<string>, moving: ReadonlySet<string>, opts: TransferOptions): TransferUnit {
   const name = nfc(path.basename(source));
   const base = name.slice(0, name.lastIndexOf('.'));
   const [owner] = stemClaimants(readFolderNames(path.dirname(source), exts), base, exts);
@@ -345,6 +345,17 @@ function loneUnit(source: string, dest: Destination, folder: FolderNames, exts: 
   if (lookalike !== null) throw errors.usage(`${source} is the sidecar of ${lookalike} (not an image type here: add its extension with --image-ext), which stays: left with it`);
   const newName = dest.rename ?? path.basename(source);
   if (dest.rename !== null && sidecarExtOf(newName) === null) throw errors.usage(`the new name ${newName} is not a sidecar name`);
+  // An image at the destination that would take it as its sidecar: it goes there only to reunite it
+  // with an image that has no sidecar there and that its record does not say is another one's. Else
+  // it became one of that image's candidates (a .bin read before the image's own .json: another
+  // camera's IMG_5 results under this IMG_5's name, its own file then a "kept" copy resolve removes).
+  const newBase = nfc(newName.slice(0, newName.lastIndexOf('.')));
+  const named = recordOf(source, opts);
+  for (const image of stemClaimants(folder, newBase, exts)) {
+    const own = [...(folder.sidecarsByBase.get(nfc(splitName(image).stem)) ?? []), ...(folder.sidecarsByBase.get(image) ?? [])];
+    if (own.length > 0) throw errors.conflict(`${newName} would pair there with ${image}, which has a sidecar of its own (${own.join(', ')}): not moved`, [path.join(dest.dir, own[0])]);
+    if (named != null && imageNamedBy(named, [image]) < 0) throw errors.conflict(`${newName} would pair there with ${image}, but it records ${named}: not moved`, [path.join(dest.dir, image)]);
+  }
   const files: TransferFile[] = [{ from: source, to: path.join(dest.dir, newName), role: 'sidecar' }];
   claimNames(files, folder, exts);
   return { source, files };
