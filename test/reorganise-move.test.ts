@@ -318,6 +318,24 @@ test("mv/cp: a lone sidecar goes beside an image only to reunite it: never to an
   }
 });
 
+test("mv/cp: a symlinked image whose text has `..` after a symlinked folder still leads to the same file from its new folder (the `..` was collapsed as text: it led to another image)", async () => {
+  const root = makeTree({ 'lib/g/IMG.jpg': Buffer.from('\xff\xd8DECOY', 'latin1'), 'lib/dest': { dir: true }, 'lib/copies': { dir: true }, 'elsewhere/deep/IMG.jpg': Buffer.from('\xff\xd8REAL', 'latin1'), 'elsewhere/deep/folder': { dir: true } });
+  try {
+    fs.symlinkSync('../../elsewhere/deep/folder', join(root, 'lib/g/sym'));
+    fs.symlinkSync('sym/../IMG.jpg', join(root, 'lib/g/link.jpg'));
+    assert.equal(fs.readFileSync(join(root, 'lib/g/link.jpg'), 'latin1'), '\xff\xd8REAL');
+    const c = await copyImages([join(root, 'lib/g/link.jpg')], join(root, 'lib/copies'));
+    assert.deepEqual([c.done, c.problems.length], [1, 0]);
+    assert.equal(fs.readFileSync(join(root, 'lib/copies/link.jpg'), 'latin1'), '\xff\xd8REAL');
+    const m = await moveImages([join(root, 'lib/g/link.jpg')], join(root, 'lib/dest'));
+    assert.deepEqual([m.done, m.problems.length], [1, 0]);
+    assert.equal(fs.readFileSync(join(root, 'lib/dest/link.jpg'), 'latin1'), '\xff\xd8REAL', `now ${fs.readlinkSync(join(root, 'lib/dest/link.jpg'))}`);
+    assert.equal(fs.realpathSync(join(root, 'lib/dest/link.jpg')), fs.realpathSync(join(root, 'elsewhere/deep/IMG.jpg')));
+  } finally {
+    removeTree(root);
+  }
+});
+
 test('mv: names in another Unicode normalisation (NFD from macOS) pair and move; the destination checks names in NFC', async () => {
   const nfd = 'E\u0301quipe.jpg';
   const root = makeTree({ [`a/${nfd}`]: bytes(300, 1), 'b/\u00c9quipe.json': 'taken (NFC spelling)', c: { dir: true } });

@@ -610,30 +610,57 @@ function placeLinked(f: TransferFile, made: string[], landed: ReadonlyMap<string
 /** A relative link text is rewritten so the moved link leads to the same file; an absolute one stays. */
 function linkTextFor(f: TransferFile, landed: ReadonlyMap<string, string>): string {
   const text = fs.readlinkSync(f.from);
-  const target = path.resolve(path.dirname(f.from), text);
+  const lexical = path.resolve(path.dirname(f.from), text);
+  const physical = linkTarget(f.from, text);
   // A target this run moved (or copied) already: the link leads to it there, as a moved pair of
   // files would keep its link working (it led to the old place, which the target had left).
-  const moved = landed.get(target);
+  const moved = landed.get(lexical) ?? (physical === null ? undefined : landed.get(physical));
   const now = moved !== undefined && exists(moved) ? moved : undefined;
-  if (path.isAbsolute(text)) return now ?? text;
-  return path.relative(path.dirname(f.to), now ?? target) || '.';
+  if (path.isAbsolute(text) && now === undefined) return text;
+  if (now !== undefined) return path.isAbsolute(text) ? now : path.relative(realFolderOf(path.dirname(f.to)), realFolderOf(now)) || '.';
+  // The text's `..` taken as the kernel takes them (after a symlinked folder: its target's parent),
+  // from the real folder the new link is in: `sym/../IMG.jpg` moved to another folder became
+  // `../g/IMG.jpg` (`..` collapsed as text), another image. A target whose folder is missing (a
+  // broken link): as its text reads from where it was.
+  return path.relative(realFolderOf(path.dirname(f.to)), physical ?? lexical) || '.';
+}
+
+/** Where the link at `from` with `text` leads, its folder real (`..` taken physically); null when that folder cannot be reached. */
+function linkTarget(from: string, text: string): string | null {
+  try {
+    const named = physicalPath(path.isAbsolute(text) ? text : `${path.dirname(from)}${path.sep}${text}`);
+    return path.join(fs.realpathSync.native(path.dirname(named)), path.basename(named));
+  } catch {
+    return null;
+  }
+}
+
+/** `p` with its folder real (its last name as it is: a link's own name), or `p` when that folder cannot be reached. */
+function realFolderOf(p: string): string {
+  try {
+    return path.join(fs.realpathSync.native(path.dirname(p)), path.basename(p));
+  } catch {
+    return p;
+  }
 }
 
 /** Links whose target is another of these links after it (L2 → L1 → IMG: L1 first), so each finds where its target landed. */
 function linksAfterTheirTargets(units: TransferUnit[]): TransferUnit[] {
   const imageOf = (u: TransferUnit) => u.files[u.files.length - 1].from;
-  const targetOf = (u: TransferUnit) => {
+  // Its target by its text as given and as the kernel follows it (the paths of the plan are as given).
+  const targetsOf = (u: TransferUnit): string[] => {
     try {
-      return path.resolve(path.dirname(imageOf(u)), fs.readlinkSync(imageOf(u)));
+      const text = fs.readlinkSync(imageOf(u));
+      return [path.resolve(path.dirname(imageOf(u)), text), linkTarget(imageOf(u), text) ?? ''];
     } catch {
-      return null;
+      return [];
     }
   };
   const out: TransferUnit[] = [];
   let pending = units;
   while (pending.length > 0) {
     const waiting = new Set(pending.map(imageOf));
-    const ready = pending.filter((u) => !waiting.has(targetOf(u) ?? ''));
+    const ready = pending.filter((u) => !targetsOf(u).some((t) => waiting.has(t)));
     if (ready.length === 0) return [...out, ...pending]; // a loop of links: as given
     out.push(...ready);
     const done = new Set(ready);
