@@ -4,7 +4,7 @@
  * none of the scan, pairing, skim or summary code.
  */
 import assert from 'node:assert/strict';
-import { lstatSync, readdirSync, readFileSync, statSync, utimesSync, writeFileSync, existsSync } from 'node:fs';
+import { lstatSync, readdirSync, readFileSync, statSync, symlinkSync, utimesSync, writeFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { after, before, describe, it } from 'node:test';
@@ -265,6 +265,32 @@ describe('image identity and stale results', () => {
     }
     const lib = await staleSidecars(root);
     assert.deepEqual([lib.counts, lib.problemCount], [{ stale: 0, current: 0, unknown: 0 }, 3]);
+  });
+
+  it("todo names as problems the links no save pairs with (a target not named like an image: git-annex's store; a target in the quarantine): they were dropped inside the tree, and listed as no-sidecar outside it while their save is refused", async (t) => {
+    const base = testDir(t);
+    const root = join(base, 'lib');
+    putFile(root, 'store/SHA256-s500--deadbeef', 'annexed image bytes');
+    putFile(root, '.image-sidecar-quarantine/Q.jpg', 'a quarantined image');
+    putFile(base, 'out/blob', 'an image outside, unnamed');
+    img(root, 'photos/IMG_3.jpg');
+    symlinkSync('../store/SHA256-s500--deadbeef', join(root, 'photos/IMG_1.jpg'));
+    symlinkSync('../.image-sidecar-quarantine/Q.jpg', join(root, 'photos/IMG_2.jpg'));
+    symlinkSync('../../out/blob', join(root, 'photos/IMG_4.jpg'));
+    for (const engine of ['inline', 'threads'] as const) {
+      const r = await todo(root, { operation: 'face_detection', engine, workers: 2 });
+      assert.deepEqual(r.entries!.map((e) => [e.rel, e.reason]), [['photos/IMG_3.jpg', 'no-sidecar']]);
+      assert.deepEqual(r.problems.map((p) => [p.rel, p.category]), [['photos/IMG_1.jpg', 'unpairable'], ['photos/IMG_2.jpg', 'unpairable'], ['photos/IMG_4.jpg', 'unpairable']]);
+      assert.match(r.problems[0].message, /not named like an image/);
+      assert.match(r.problems[1].message, /never reads/);
+    }
+    // What the problem says: the save is refused.
+    const save = await runCli(['write', join(root, 'photos/IMG_4.jpg'), '--operation', 'face_detection', '--data', '-'], { input: '{"success":true}' });
+    assert.equal(save.code, 2);
+    assert.match(save.stderr, /not named like an image/);
+    const cli = await runCli(['todo', root, '--operation', 'face_detection']);
+    assert.equal(cli.code, 1);
+    assert.match(cli.stderr, /not listed \(unpairable\): .*IMG_1\.jpg/);
   });
 
   it('re-running one operation on a changed image leaves the others stale, per operation', async (t) => {

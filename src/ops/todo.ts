@@ -17,7 +17,11 @@
  * Both read each sidecar with the engine's `probe` inspection: a skim decode (JSON arrays are
  * validated, never built) and only the operation outcomes and `sidecar_info.image` come back.
  */
-import { relative, sep } from 'node:path';
+import { basename, relative, sep } from 'node:path';
+import { imageExtensionSet } from '../discovery/extensions.js';
+import { isImageName } from '../discovery/pair.js';
+import { inWalkedFolder } from '../discovery/own-folders.js';
+import { realpathSync } from 'node:fs';
 import { errors, isSidecarError } from '../errors.js';
 import { scan } from './scan.js';
 import { type ScanImage, type ScanRecord, type ScanSummary } from '../scan/records.js';
@@ -74,17 +78,47 @@ export interface TodoReport {
   scan: ScanSummary;
 }
 
-/** The image files a record stands for in todo/stale: plain files and links leaving the root. */
-function ownImages(rec: ScanRecord): { own: ScanImage[]; links: number; broken: number } {
+/**
+ * The image files a record stands for in todo/stale: plain files and links leaving the root. A link
+ * whose target no save pairs with (`unpairable`) is none of those: its save is refused, so it is a
+ * problem, not a list entry nor a link left to a target no record lists.
+ */
+function ownImages(rec: ScanRecord, rootReal: string, exts: ReadonlySet<string>): { own: ScanImage[]; links: number; broken: number; unpairable: { image: ScanImage; why: string }[] } {
   const own: ScanImage[] = [];
+  const unpairable: { image: ScanImage; why: string }[] = [];
   let links = 0;
   let broken = 0;
+  // (Files of ours beside the link itself: the record is judged by them, as a read takes them.)
+  const besideLink = rec.sidecars.some((s) => s.side === 'local');
   for (const img of rec.images) {
-    if (img.broken) broken++;
+    const why = img.isSymlink && !img.broken && !besideLink ? unpairableLink(img, rootReal, exts) : null;
+    if (why !== null) unpairable.push({ image: img, why });
+    else if (img.broken) broken++;
     else if (img.isSymlink && !img.outsideRoot) links++;
     else own.push(img);
   }
-  return { own, links, broken };
+  return { own, links, broken, unpairable };
+}
+
+function realOrSelf(p: string): string {
+  try {
+    return realpathSync.native(p);
+  } catch {
+    return p;
+  }
+}
+
+/**
+ * Why a symlinked image has no sidecar a save would write, or null: its target is not named like an
+ * image (a content-addressed store: git-annex's `SHA256-s500--…`; a save refuses, as save.ts says),
+ * or lies inside the root in a folder no walk reads (the quarantine, the index's): no record lists it.
+ */
+function unpairableLink(img: ScanImage, rootReal: string, exts: ReadonlySet<string>): string | null {
+  const target = img.target;
+  if (target === undefined) return null;
+  if (!isImageName(basename(target), exts)) return `its target ${target} is not named like an image (no extension, a hidden name, or a sidecar's name), so no sidecar pairs with it: a save is refused`;
+  if (!img.outsideRoot && !inWalkedFolder(target, rootReal)) return `its target ${target} is in a folder image-sidecar never reads (its own), so no record of the tree lists it`;
+  return null;
 }
 
 /** The file whose identity counts: the link's target for a symlinked image. */
@@ -125,13 +159,18 @@ export async function todo(root: string, opts: TodoOptions): Promise<TodoReport>
     report.problemCount = problems.count;
   };
 
+  const exts = imageExtensionSet(scanOpts.imageExtensions);
+  let rootReal: string | undefined;
   for await (const rec of session) {
     if (rec.images.length === 0) continue;
-    const { own, links, broken } = ownImages(rec);
+    const root = session.summary.root;
+    // Link targets are real paths (realpath): compared with the root's.
+    rootReal ??= realOrSelf(root);
+    const { own, links, broken, unpairable } = ownImages(rec, rootReal, exts);
     report.skipped.links += links;
     report.skipped.brokenLinks += broken;
+    for (const u of unpairable) problem(u.image.rel, 'unpairable', u.why);
     if (own.length === 0) continue;
-    const root = session.summary.root;
     // Several images in one group (RAW+JPEG sharing IMG_1.json): each image's own sidecar is the
     // one a read and a save take (docs/PAIRING.md §3: a shared file is the image's its record
     // names), so each is decided by that rule, not by the group's first file.
