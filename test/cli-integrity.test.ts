@@ -129,6 +129,34 @@ describe('cli hash and verify', () => {
     assert.deepEqual(v.extra, ['photos/new.json']);
   });
 
+  it('verify takes --canonical / --all-files for a JSONL manifest of those modes (it had no such option: such a manifest never verified), and a JSON manifest whose mode they contradict is a usage error; hash --canonical --all-files is one too (--all-files was ignored)', async () => {
+    const lib = makeTree({ 'a.jpg': FAKE_JPEG, 'a.json': { json: sidecarData('a.jpg', 1, 4) }, 'notes.txt': 'not a sidecar' });
+    try {
+      for (const [flag, file] of [['--canonical', 'c.jsonl'], ['--all-files', 'a.jsonl']] as const) {
+        const manifest = join(out, file);
+        assert.equal((await runCli(['hash', lib, flag, '--manifest', manifest])).code, 0);
+        const v = await runCli(['verify', lib, '--manifest', manifest, flag]);
+        assert.equal(v.code, 0, v.stdout + v.stderr);
+        assert.equal(parseJson<{ ok: boolean }>(v).ok, true);
+        writeFileSync(join(lib, 'a.json'), JSON.stringify(sidecarData('a.jpg', 2, 4)));
+        const changed = await runCli(['verify', lib, '--manifest', manifest, flag]);
+        assert.equal(changed.code, 1);
+        assert.deepEqual(parseJson<{ changed: string[] }>(changed).changed, [flag === '--canonical' ? 'a.jpg' : 'a.json']);
+        writeFileSync(join(lib, 'a.json'), JSON.stringify(sidecarData('a.jpg', 1, 4)));
+      }
+      const json = join(out, 'bytes.json');
+      assert.equal((await runCli(['hash', lib, '--manifest', json])).code, 0);
+      const contradicted = await runCli(['verify', lib, '--manifest', json, '--canonical']);
+      assert.equal(contradicted.code, 2);
+      assert.match(contradicted.stderr, /\[USAGE\]: the manifest is a isc-tree-v1 manifest; drop the canonical option/);
+      const both = await runCli(['hash', lib, '--canonical', '--all-files']);
+      assert.equal(both.code, 2);
+      assert.match(both.stderr, /\[USAGE\]: the all-files option is for byte digests/);
+    } finally {
+      removeTree(lib);
+    }
+  });
+
   it('verify without --manifest is a usage error', async () => {
     const r = await runCli(['verify', root]);
     assert.equal(r.code, 2);

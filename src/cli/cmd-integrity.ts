@@ -69,7 +69,9 @@ async function runVerify(ctx: CommandContext): Promise<number> {
   const progress = progressFor(ctx, 'verifying');
   let v;
   try {
-    v = await verifyTree(dir, manifest, { ...engineOptions(ctx), onProgress: progress.update });
+    // Given only when asked: a JSON manifest says its mode, and a flag that contradicts it is a usage error.
+    const mode = { ...(ctx.opts.canonical === true ? { canonical: true } : {}), ...(ctx.opts.allFiles === true ? { allFiles: true } : {}) };
+    v = await verifyTree(dir, manifest, { ...engineOptions(ctx), ...mode, onProgress: progress.update });
   } finally {
     progress.finish();
   }

@@ -418,8 +418,13 @@ export const COMMANDS: readonly CommandSpec[] = [
     name: 'verify',
     summary: 'compare a tree with a manifest written by `hash --manifest`; exit 1 on any difference',
     argument: DIR_ARG,
-    options: [...TREE_COMMON, { flags: '--manifest <file>', description: 'manifest to compare with (required)' }],
-    examples: ['image-sidecar verify --manifest before.manifest ~/Photos'],
+    options: [
+      ...TREE_COMMON,
+      { flags: '--manifest <file>', description: 'manifest to compare with (required)' },
+      { flags: '--canonical', description: 'the manifest is a JSONL one written by hash --canonical (a JSON manifest says its mode itself)' },
+      { flags: '--all-files', description: 'the manifest is a JSONL one written by hash --all-files (a JSON manifest says so itself)' },
+    ],
+    examples: ['image-sidecar verify --manifest before.manifest ~/Photos', 'image-sidecar verify --manifest before.jsonl --canonical ~/Photos   # a JSONL manifest of hash --canonical'],
     load: () => import('./cmd-integrity.js'),
   },
   {

@@ -166,6 +166,8 @@ export async function hashTree(root: string, opts: HashOptions = {}): Promise<Tr
 
 /** Every entry of the tree with its digest, sorted; the basis of hashTree, manifests and verifyTree. */
 export async function listTree(root: string, opts: ListOptions = {}): Promise<TreeListing> {
+  // Canonical digests are per image, of its data: there are no other files to include.
+  if (opts.canonical && opts.allFiles) throw errors.usage('the all-files option is for byte digests; canonical digests are of each image\'s data (give one of the two)');
   const abs = resolve(root);
   await assertDirectory(abs);
   // A root that cannot be listed is no tree to digest, in every shard (each owns only part of the
