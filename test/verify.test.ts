@@ -107,6 +107,21 @@ test('a manifest written inside the root is not part of the tree it describes', 
   }
 });
 
+test('a manifest inside the tree named by another path than the root given (the root through a symlink, the manifest by the real path) is still left out: the digest of an unchanged tree stays', async (t) => {
+  const base = testDir(t);
+  const root = path.join(base, 'lib');
+  smallTree(root);
+  fs.symlinkSync('lib', path.join(base, 'link'));
+  const plain = await hashTree(root, { engine: 'inline' });
+  const m = path.join(root, 'm.json');
+  for (let i = 0; i < 2; i++) assert.equal((await hashTree(path.join(base, 'link'), { manifest: m, engine: 'inline' })).digest, plain.digest, `run ${i + 1}`);
+  assert.deepEqual(await verifyTree(path.join(base, 'link'), m), { ok: true, missing: [], changed: [], extra: [], checked: plain.files });
+  // And the other way round: the root by its real path, the manifest through the link.
+  fs.unlinkSync(m);
+  const viaLink = path.join(base, 'link/m2.json');
+  assert.equal((await hashTree(root, { manifest: viaLink, engine: 'inline' })).digest, plain.digest);
+});
+
 function library(root: string): void {
   for (let i = 0; i < 8; i++) {
     const img = `photos/d${i % 3}/20250920_1430${String(i).padStart(2, '0')}.jpg`;

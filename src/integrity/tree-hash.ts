@@ -14,8 +14,9 @@
  * tree so that every such path is named (`TreeListing.undecodable` / `unreadable`; hashTree throws
  * errors.notDigested listing them).
  */
+import { realpathSync } from 'node:fs';
 import { opendir } from 'node:fs/promises';
-import { join, relative, resolve, sep } from 'node:path';
+import { basename, dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { errorFromJSON, errors, firstUnreadable, UNREADABLE_NAMED, type ErrorCode, type SidecarError, type UnreadablePath } from '../errors.js';
 import { openScanCache } from '../incremental/scan-cache.js';
 import { assertDirectory, ScanSession } from '../scan/session.js';
@@ -196,9 +197,23 @@ function wantsFile(name: string, allFiles: boolean): boolean {
   return allFiles || isSidecarExt(splitName(name).ext);
 }
 
+/**
+ * `p` as the walk of `root` names it when it lies in the tree by another path (`hash link --manifest
+ * lib/m.json`, `link` → `lib`: the walk lists `link/m.json`), else `p`. The manifest being written
+ * was hashed into the tree otherwise: a new digest on every run of an unchanged tree.
+ */
+function asWalked(root: string, p: string): string {
+  try {
+    const rel = relative(realpathSync.native(root), join(realpathSync.native(dirname(p)), basename(p)));
+    return rel !== '' && !rel.startsWith(`..${sep}`) && rel !== '..' && !isAbsolute(rel) ? join(root, rel) : p;
+  } catch {
+    return p;
+  }
+}
+
 async function bytesEntries(root: string, opts: ListOptions & { runtime: Runtime }): Promise<TreeListing> {
   const allFiles = opts.allFiles === true;
-  const exclude = new Set(opts.exclude ?? []);
+  const exclude = new Set((opts.exclude ?? []).flatMap((p) => [p, asWalked(root, p)]));
   const entries: TreeEntry[] = [];
   let bytes = 0;
   const unreadable = new UnreadablePaths(root, opts.unknownKeys ? new Set<string>() : undefined);
