@@ -317,6 +317,14 @@ describe('report size', () => {
     assert.match(hostile.html, /Lists and labels were shortened/);
   });
 
+  it('limits far above the library (--max-folders 100000000) still shrink to fit (12 halvings left ~24,000 folders: an INTERNAL error, no page)', () => {
+    const huge = { ...DEFAULT_LIMITS, folders: 100_000_000, invalidFiles: 100_000_000, chartRows: 100_000_000 };
+    const r = renderReport(syntheticInputs(true), huge);
+    assert.ok(r.bytes <= MAX_REPORT_BYTES, `${r.bytes} bytes`);
+    assert.equal(r.shrunk, true);
+    assert.equal(r.model.folders!.folders.length + r.model.folders!.others.folders, 5_000);
+  });
+
   it('shows freshness (stale sidecars) when stats reports image_identity, and says so when it does not', () => {
     const inputs = syntheticInputs(false);
     const without = renderReport(inputs, DEFAULT_LIMITS);
