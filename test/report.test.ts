@@ -187,6 +187,14 @@ describe('report (library)', () => {
     }
   });
 
+  it('names holding a bidirectional override or control characters are shown with them as \\uXXXX: a U+202E no longer reverses the rest of the line, and no raw control byte enters the page', async () => {
+    const { esc } = await import('../src/report/svg.js');
+    assert.equal(esc('x/IMG_\u202Egpj.exe_1.json'), 'x/IMG_\\u202Egpj.exe_1.json');
+    assert.equal(esc('a\u2066b\u2069c\u200Fd\u061Ce'), 'a\\u2066b\\u2069c\\u200Fd\\u061Ce');
+    assert.equal(esc('\u0001\u001b[31m\u007f\u0085<"&\'>'), '\\u0001\\u001B[31m\\u007F\\u0085&lt;&quot;&amp;&#39;&gt;');
+    assert.equal(esc('Café 写真 😀 e\u0301'), 'Café 写真 😀 e\u0301', 'letters, marks and emoji stay as they are');
+  });
+
   it('clip keeps both ends and never splits a surrogate pair', () => {
     assert.equal(clip('abc', 10), 'abc');
     const c = clip('a'.repeat(50) + 'Z', 11);

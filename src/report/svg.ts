@@ -6,8 +6,14 @@
 import { clip, type Series } from './model.js';
 
 const ESC: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' };
-/** Text and attribute values; the only way user data (paths, messages, keys) enters the page. */
-export const esc = (s: string | number): string => String(s).replace(/[&<>"']/g, (c) => ESC[c]);
+/**
+ * Text and attribute values; the only way user data (paths, messages, keys) enters the page.
+ * Control characters and the bidirectional overrides and isolates are shown as `\uXXXX`: a name
+ * holding U+202E carried its reversal past itself (`IMG_<U+202E>gpj.exe_1.json` read as ending in
+ * `.jpg`, the next label reversed with it), and raw control bytes went into the page.
+ */
+export const esc = (s: string | number): string =>
+  String(s).replace(/[&<>"'\u0000-\u001f\u007f-\u009f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/g, (c) => ESC[c] ?? `\\u${c.charCodeAt(0).toString(16).toUpperCase().padStart(4, '0')}`);
 
 export const fmtInt = (n: number): string => (Number.isInteger(n) ? n.toLocaleString('en-US') : String(n));
 export const pct = (part: number, whole: number): string => (whole === 0 ? '–' : `${((part / whole) * 100).toFixed(1)} %`);
