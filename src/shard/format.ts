@@ -87,6 +87,9 @@ export const trailerLine = (items: number, summary: unknown) => `${JSON.stringif
 
 export interface ShardItem {
   seq: TreeSeq;
+  /** Where it is: its file and line (for the message of an item that does not parse). */
+  path: string;
+  lineNo: number;
   /** The item's raw JSON text; null when its line is longer than TEXT_LINE_BYTES (then `text()` / `pieces()`). */
   raw: string | null;
   /** Length of the item's text in bytes. */
@@ -234,11 +237,13 @@ async function* readItems(path: string, identity: FileIdentity, expected: number
         const bytes = line.bytes - m[0].length - 1;
         if (!line.tooLong) {
           const raw = line.text.slice(m[0].length, -1);
-          yield { seq, raw, bytes, text: () => Promise.resolve(raw), pieces: async function* () { yield raw; } };
+          yield { seq, path, lineNo: line.lineNo, raw, bytes, text: () => Promise.resolve(raw), pieces: async function* () { yield raw; } };
         } else {
           const lineNo = line.lineNo;
           yield {
             seq,
+            path,
+            lineNo,
             raw: null,
             bytes,
             pieces: () => readPieces(fh, path, offset, bytes),
@@ -283,6 +288,16 @@ async function* readPieces(fh: FileHandle, path: string, offset: number, bytes: 
   }
   const rest = decoder.end();
   if (rest.length > 0) yield rest;
+}
+
+/** An item's value (hash entries, validate results: plain values); a line that does not parse is the file's damage, named. */
+export async function parsedItem<T>(it: ShardItem): Promise<T> {
+  const text = it.raw ?? (await it.text());
+  try {
+    return JSON.parse(text) as T;
+  } catch (e) {
+    throw errors.notShardOutput(it.path, `line ${it.lineNo} is an item that does not parse (${(e as Error).message}): the file was damaged`);
+  }
 }
 
 /**

@@ -11,7 +11,7 @@
 import { statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { errors, firstUnreadable } from '../errors.js';
-import { mergeBySeq, openShardFile, type ShardCommand, type ShardFile, type ShardReadOptions, MERGEABLE_COMMANDS } from './format.js';
+import { mergeBySeq, openShardFile, parsedItem, type ShardCommand, type ShardFile, type ShardReadOptions, MERGEABLE_COMMANDS } from './format.js';
 import type { ExportShardSummary, HashShardSummary, LineSink, ValidateShardSummary } from './run.js';
 import type { StatsRaw, TreeStats } from '../ops/stats.js';
 import type { FormatStats } from '../ops/format-stats.js';
@@ -145,7 +145,7 @@ export async function mergeHash(files: readonly ShardFile[], opts: { manifest?: 
   const entries: TreeEntry[] = [];
   let bytes = 0;
   for (const f of files) {
-    for await (const it of f.items()) entries.push(JSON.parse(it.raw ?? (await it.text())) as TreeEntry);
+    for await (const it of f.items()) entries.push(await parsedItem<TreeEntry>(it));
     bytes += (f.trailer.summary as HashShardSummary).bytes;
   }
   sortByKey(entries);
@@ -175,7 +175,7 @@ export interface MergedValidate {
  */
 export async function mergeValidate(files: readonly ShardFile[], onResult: (r: object) => Promise<void> | void | undefined): Promise<MergedValidate> {
   for await (const it of mergeBySeq(files)) {
-    const w = onResult(JSON.parse(it.raw ?? (await it.text())) as object);
+    const w = onResult(await parsedItem<object>(it));
     if (w) await w;
   }
   const parts = files.map((f) => f.trailer.summary as ValidateShardSummary);
