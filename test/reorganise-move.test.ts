@@ -6,6 +6,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
+import { createRequire, syncBuiltinESMExports } from 'node:module';
 import { join } from 'node:path';
 import { copyImages, moveImages, recoverJournals } from '../src/ops/move-images.js';
 import { saveSidecar } from '../src/ops/save.js';
@@ -332,6 +333,35 @@ test("mv/cp: a symlinked image whose text has `..` after a symlinked folder stil
     assert.equal(fs.readFileSync(join(root, 'lib/dest/link.jpg'), 'latin1'), '\xff\xd8REAL', `now ${fs.readlinkSync(join(root, 'lib/dest/link.jpg'))}`);
     assert.equal(fs.realpathSync(join(root, 'lib/dest/link.jpg')), fs.realpathSync(join(root, 'elsewhere/deep/IMG.jpg')));
   } finally {
+    removeTree(root);
+  }
+});
+
+test('mv: a lock lost after the files are placed at the destination and before a source goes takes the destination\'s new names back (a lost lock during a long cross-device copy left a whole copy there, said "not moved")', async () => {
+  const root = makeTree({ 'a/IMG_1.jpg': bytes(300, 1), b: { dir: true } });
+  const mutableFs = createRequire(import.meta.url)('node:fs') as { linkSync: typeof fs.linkSync };
+  const { linkSync } = mutableFs;
+  try {
+    await saved(join(root, 'a/IMG_1.jpg'));
+    const before = names(join(root, 'a'));
+    // The image's link is the unit's last placement: then another holder takes its lock over.
+    mutableFs.linkSync = (from, to) => {
+      linkSync(from, to);
+      if (String(to).endsWith('IMG_1.jpg')) {
+        for (const dir of [join(root, 'a'), join(root, 'b')]) {
+          for (const n of fs.readdirSync(dir)) if (n.endsWith('.isc-lock')) fs.writeFileSync(join(dir, n, 'owner'), 'another-host 1 0 someone-else\n');
+        }
+      }
+    };
+    syncBuiltinESMExports();
+    const r = await moveImages([join(root, 'a/IMG_1.jpg')], join(root, 'b'));
+    assert.equal(r.done, 0);
+    assert.match(r.problems[0].message, /the lock was lost/);
+    assert.deepEqual(names(join(root, 'a')).filter((n) => !n.endsWith('.isc-lock')), before);
+    assert.deepEqual(names(join(root, 'b')).filter((n) => !n.endsWith('.isc-lock')), [], 'nothing of it at the destination');
+  } finally {
+    mutableFs.linkSync = linkSync;
+    syncBuiltinESMExports();
     removeTree(root);
   }
 });

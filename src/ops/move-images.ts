@@ -476,8 +476,15 @@ function actUnit(mode: TransferMode, unit: TransferUnit, copyAlready: boolean, o
     }
     const leftAtSource: TransferProblem[] = [];
     if (mode === 'move') {
-      if (copied) fsyncDir(path.dirname(unit.files[0].to)); // the copies are durable before a source goes
-      check();
+      try {
+        if (copied) fsyncDir(path.dirname(unit.files[0].to)); // the copies are durable before a source goes
+        check();
+      } catch (e) {
+        // Nothing left the source yet: the destination's new names go again (a lock lost during a
+        // long copy across file systems left a whole copy there, said to be "not moved").
+        undo(made);
+        throw e;
+      }
       // The image first, its sidecars last: a kill in between leaves extra sidecar names, never an image without them.
       const [first, ...rest] = [...unit.files].reverse();
       try {
