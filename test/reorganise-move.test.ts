@@ -366,6 +366,26 @@ test('mv: a lock lost after the files are placed at the destination and before a
   }
 });
 
+test('cp IMG_1.jpg IMG_1.png in its own folder: the copy takes its results in the name-ext form, as mv does beside a same-stem image (it was copied without any)', async () => {
+  const root = makeTree({ 'a/IMG_1.jpg': bytes(300, 1) });
+  try {
+    await saved(join(root, 'a/IMG_1.jpg'));
+    const data = await readSidecar(join(root, 'a/IMG_1.jpg'));
+    const r = await copyImages([join(root, 'a/IMG_1.jpg')], join(root, 'a/IMG_1.png'));
+    assert.deepEqual([r.done, r.problems.length], [1, 0]);
+    assert.deepEqual(names(join(root, 'a')), ['IMG_1.jpg', 'IMG_1.json', 'IMG_1.png', 'IMG_1.png.json']);
+    assert.equal((await readSidecarDetailed(join(root, 'a/IMG_1.png'))).path, join(root, 'a/IMG_1.png.json'));
+    assert.deepEqual(await readSidecar(join(root, 'a/IMG_1.png')), data);
+    assert.equal((await readSidecarDetailed(join(root, 'a/IMG_1.jpg'))).path, join(root, 'a/IMG_1.json'), 'the original keeps its own');
+    // A rename in the folder (mv) still keeps the stem file where it is.
+    const m = await moveImages([join(root, 'a/IMG_1.png')], join(root, 'a/IMG_1.gif'));
+    assert.equal(m.done, 1);
+    assert.equal((await readSidecarDetailed(join(root, 'a/IMG_1.gif'))).path, join(root, 'a/IMG_1.gif.json'));
+  } finally {
+    removeTree(root);
+  }
+});
+
 test('mv: names in another Unicode normalisation (NFD from macOS) pair and move; the destination checks names in NFC', async () => {
   const nfd = 'E\u0301quipe.jpg';
   const root = makeTree({ [`a/${nfd}`]: bytes(300, 1), 'b/\u00c9quipe.json': 'taken (NFC spelling)', c: { dir: true } });

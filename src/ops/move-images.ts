@@ -135,7 +135,7 @@ export async function transferImages(mode: TransferMode, sources: readonly strin
       report.problems.push(problemOf(s, e));
     }
   }
-  const plan = planUnits(given.filter((s) => !done(s)), dest, opts, report.problems);
+  const plan = planUnits(mode, given.filter((s) => !done(s)), dest, opts, report.problems);
   report.units = plan;
   if (report.dryRun || plan.length === 0) return report;
 
@@ -194,7 +194,7 @@ function resolveDestination(destination: string, count: number): Destination {
   return { path: p, dir, rename: path.basename(p) };
 }
 
-function planUnits(sources: string[], dest: Destination, opts: TransferOptions, problems: TransferProblem[]): TransferUnit[] {
+function planUnits(mode: TransferMode, sources: string[], dest: Destination, opts: TransferOptions, problems: TransferProblem[]): TransferUnit[] {
   const exts = imageExtensionSet(opts.imageExtensions);
   const folder = readFolderNames(dest.dir, exts);
   const units: TransferUnit[] = [];
@@ -227,7 +227,7 @@ function planUnits(sources: string[], dest: Destination, opts: TransferOptions, 
       if (!isImageName(name, exts) && !st.isSymbolicLink()) {
         throw errors.usage(`${source} is not an image (add its extension with --image-ext): only images and their sidecars are moved`);
       }
-      const unit = imageUnit(source, dest, folder, exts, opts);
+      const unit = imageUnit(mode, source, dest, folder, exts, opts);
       for (const f of unit.files) inUnits.add(f.from);
       units.push(unit);
     } catch (e) {
@@ -261,7 +261,7 @@ function planUnits(sources: string[], dest: Destination, opts: TransferOptions, 
   });
 }
 
-function imageUnit(source: string, dest: Destination, folder: FolderNames, exts: ReadonlySet<string>, opts: TransferOptions): TransferUnit {
+function imageUnit(mode: TransferMode, source: string, dest: Destination, folder: FolderNames, exts: ReadonlySet<string>, opts: TransferOptions): TransferUnit {
   const loc = locateSidecarSync(source, { imageExtensions: opts.imageExtensions });
   const name = path.basename(source);
   const newName = dest.rename ?? name;
@@ -274,8 +274,10 @@ function imageUnit(source: string, dest: Destination, folder: FolderNames, exts:
   let renamedForm = false;
   // Images of the destination with the new stem share its stem-form files.
   // (An image named exactly the new stem, `IMG_1.jpg` for `IMG_1.jpg.png`, claims those files by its name-ext form.)
+  // The image itself, renamed in its folder, leaves; copied there (`cp IMG_1.jpg IMG_1.png`) it stays, and
+  // shares them: the copy takes its results in the name-ext form (it was copied without any).
   const sharers = stemClaimants(folder, newStem, exts).filter(
-    (n) => n !== nfc(newName) && !(path.dirname(source) === dest.dir && n === nfc(name)),
+    (n) => n !== nfc(newName) && !(mode === 'move' && path.dirname(source) === dest.dir && n === nfc(name)),
   );
   const ownPaths = new Set(own.map((c) => c.path));
   const siblings = loc.siblings.map((s) => nfc(path.basename(s)));
