@@ -386,6 +386,27 @@ test('cp IMG_1.jpg IMG_1.png in its own folder: the copy takes its results in th
   }
 });
 
+test('mv: two files of the image that would take one name at the destination (a stem file taking the name-ext form beside a same-stem image, and its own name-ext copy) are a conflict the dry run says too, nothing moved (the run failed on a name "existing" there)', async () => {
+  const root = makeTree({
+    'a/IMG_1.jpg': bytes(300, 1),
+    'a/IMG_1.json': { json: { face_detection: { success: true, faces: [] }, sidecar_info: { last_operation: 'face_detection' } } },
+    'a/IMG_1.jpg.json': { json: { yolov8: { success: true, objects: [] }, sidecar_info: { image_path: 'IMG_1.jpg', last_operation: 'yolov8' } } },
+    'b/IMG_1.CR2': 'RAW',
+  });
+  try {
+    for (const dryRun of [true, false]) {
+      const r = await moveImages([join(root, 'a/IMG_1.jpg')], join(root, 'b'), { dryRun });
+      assert.deepEqual([r.done, r.units.length], [0, 0], `dry run ${dryRun}`);
+      assert.match(r.problems[0].message, /IMG_1\.json and IMG_1\.jpg\.json would both be IMG_1\.jpg\.json there \(beside IMG_1\.CR2/);
+      assert.equal(r.problems[0].code, 'CONFLICT');
+    }
+    assert.deepEqual(names(join(root, 'a')), ['IMG_1.jpg', 'IMG_1.jpg.json', 'IMG_1.json']);
+    assert.deepEqual(names(join(root, 'b')), ['IMG_1.CR2']);
+  } finally {
+    removeTree(root);
+  }
+});
+
 test('mv: names in another Unicode normalisation (NFD from macOS) pair and move; the destination checks names in NFC', async () => {
   const nfd = 'E\u0301quipe.jpg';
   const root = makeTree({ [`a/${nfd}`]: bytes(300, 1), 'b/\u00c9quipe.json': 'taken (NFC spelling)', c: { dir: true } });

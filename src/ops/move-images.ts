@@ -304,6 +304,11 @@ function imageUnit(mode: TransferMode, source: string, dest: Destination, folder
     }
     const to = path.join(dest.dir, target);
     if (to === c.path) continue; // `mv a.jpg a.png`: its stem files stay as they are
+    // Two of its files to one name: a stem file that takes the name-ext form there, and the image's
+    // own name-ext file already (one of them a kept copy). The dry run said nothing and the run then
+    // failed on a name "existing" at the destination.
+    const same = files.find((f) => f.to === to);
+    if (same) throw errors.conflict(`${path.basename(same.from)} and ${path.basename(c.path)} would both be ${target} there${renamedForm ? ` (beside ${sharers.join(', ')} a stem file takes the name-ext form)` : ''}: keep one of them first (image-sidecar resolve)`, [same.from, c.path]);
     files.push({ from: c.path, to, role: 'sidecar' });
   }
   // Its own name taken there (another image of this run, or a file): said as such, before any
