@@ -407,6 +407,26 @@ test('mv: two files of the image that would take one name at the destination (a 
   }
 });
 
+test('mv: a RAW+JPEG shared file encrypted under a key not given is said to be that (it was "names none of them: save this image\'s own sidecar first"); with the key it moves', async () => {
+  const root = makeTree({ 'a/IMG_1.jpg': bytes(300, 1), b: { dir: true } });
+  const { generateKeyFile, loadKeyFile } = await import('../src/crypto/keys.js');
+  try {
+    const key = join(root, 'k.key');
+    generateKeyFile(key);
+    const keyring = loadKeyFile(key);
+    await saveSidecar(join(root, 'a/IMG_1.jpg'), 'face_detection', { success: true, faces: [] }, { format: 'bin', keyring });
+    fs.writeFileSync(join(root, 'a/IMG_1.CR2'), 'RAW');
+    const without = await moveImages([join(root, 'a/IMG_1.jpg')], join(root, 'b'));
+    assert.equal(without.done, 0);
+    assert.match(without.problems[0].message, /IMG_1\.bin is shared with IMG_1\.CR2 and encrypted under a key not given: give its key/);
+    const withKey = await moveImages([join(root, 'a/IMG_1.jpg')], join(root, 'b'), { keyring });
+    assert.deepEqual([withKey.done, withKey.problems.length], [1, 0]);
+    assert.deepEqual(names(join(root, 'b')), ['IMG_1.bin', 'IMG_1.jpg']);
+  } finally {
+    removeTree(root);
+  }
+});
+
 test('mv: names in another Unicode normalisation (NFD from macOS) pair and move; the destination checks names in NFC', async () => {
   const nfd = 'E\u0301quipe.jpg';
   const root = makeTree({ [`a/${nfd}`]: bytes(300, 1), 'b/\u00c9quipe.json': 'taken (NFC spelling)', c: { dir: true } });

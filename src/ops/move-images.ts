@@ -28,7 +28,10 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { errors, isSidecarError, type ErrorCode } from '../errors.js';
+import { errors, isSidecarError, isWrongKey, type ErrorCode } from '../errors.js';
+import { decodeSidecar } from '../formats/codec.js';
+import { isEncryptedBin } from '../formats/encrypted-bin.js';
+import { readFileLimitedSync } from '../fs/read-file.js';
 import { acquireSidecarLockSync, type HeldLock } from '../fs/lock.js';
 import { hostMark, processState, removeStaleTempFiles } from '../fs/temp-files.js';
 import { fsyncDirs } from '../fs/dir-sync.js';
@@ -289,6 +292,8 @@ function imageUnit(mode: TransferMode, source: string, dest: Destination, folder
       const whose = recordNames(c.path, opts, [nfc(path.basename(loc.targetPath)), ...siblings]);
       if (whose > 0) continue; // another image's file: it stays
       if (whose < 0) {
+        // Whose it is cannot be read without its key: said so, not that it names no image.
+        if (lockedWithoutKey(c.path, opts)) throw errors.conflict(`${path.basename(c.path)} is shared with ${siblings.join(', ')} and encrypted under a key not given: give its key (--key-file) to tell whose it is`, [c.path]);
         throw errors.conflict(`${path.basename(c.path)} is shared with ${siblings.join(', ')} and names none of them: save this image's own sidecar first`, [c.path]);
       }
     }
@@ -399,6 +404,18 @@ const plannedFrom = new WeakMap<FolderNames, Map<string, string>>();
 /** The NFC file name a sidecar's record names, null when it names none, undefined when it cannot be read. */
 function recordOf(p: string, opts: TransferOptions): string | null | undefined {
   return readSidecarRecord(p, opts.keyring)?.name;
+}
+
+/** An encrypted sidecar the run has no key for (a wrong key included). */
+function lockedWithoutKey(p: string, opts: TransferOptions): boolean {
+  try {
+    const bytes = readFileLimitedSync(p, 64 * 1024 * 1024);
+    if (!isEncryptedBin(bytes)) return false;
+    decodeSidecar(bytes, { path: p, keyring: opts.keyring });
+    return false;
+  } catch (e) {
+    return isSidecarError(e) && (e.code === 'ENCRYPTED' || isWrongKey(e));
+  }
 }
 
 /** Which of `names` a sidecar's record names (discovery/pair.ts imageNamedBy); -1: none, or unreadable. */
