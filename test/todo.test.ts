@@ -293,6 +293,22 @@ describe('image identity and stale results', () => {
     assert.match(cli.stderr, /not listed \(unpairable\): .*IMG_1\.jpg/);
   });
 
+  it('an image whose mtime is before 1970 (a negative mtime_ns, as saved) is judged like any other: stale once changed (its record was unusable: "unknown", never stale)', async (t) => {
+    const root = testDir(t);
+    const a = img(root, 'a.jpg');
+    const old = new Date('1960-01-01T00:00:00.123Z');
+    utimesSync(a, old, old);
+    await saveSidecar(a, 'yolov8', { success: true, objects: [] });
+    assert.deepEqual((await staleSidecars(root)).counts, { stale: 0, current: 1, unknown: 0 });
+    assert.equal((await todo(root, { operation: 'yolov8' })).counts.done, 1);
+    utimesSync(a, old, new Date('1960-01-02T00:00:00Z'));
+    const s = await staleSidecars(root);
+    assert.deepEqual(s.counts, { stale: 1, current: 0, unknown: 0 });
+    assert.deepEqual(s.entries!.map((e) => [e.rel, e.changes]), [['a.jpg', ['mtime']]]);
+    assert.match(String(s.entries![0].recorded!.mtime_ns), /^-\d+$/);
+    assert.deepEqual((await todo(root, { operation: 'yolov8' })).entries!.map((e) => [e.rel, e.reason]), [['a.jpg', 'stale']]);
+  });
+
   it('re-running one operation on a changed image leaves the others stale, per operation', async (t) => {
     const root = testDir(t);
     const a = img(root, 'a.jpg');
@@ -335,10 +351,11 @@ describe('image identity and stale results', () => {
   it('a hostile or foreign image record is unknown, never stale, never a crash', async (t) => {
     const root = testDir(t);
     const records: unknown[] = [
-      'yes', 42, [], null, {}, { size: 'abc', mtime_ns: '1' }, { size: 1, mtime_ns: '-5' }, { size: 1, mtime_ns: '1'.repeat(40) },
+      'yes', 42, [], null, {}, { size: 'abc', mtime_ns: '1' }, { size: 1, mtime_ns: '-' }, { size: 1, mtime_ns: '-05' }, { size: 1, mtime_ns: '1'.repeat(40) },
       { size: -1, mtime_ns: '1' }, { size: 1.5, mtime_ns: '1' }, { size: 2 ** 60, mtime_ns: '1' }, { size: 1, mtime_ns: 1.5e18 },
       { size: 1, mtime_ns: '01' }, { __proto__: { size: 1 } },
     ];
+    // (A negative mtime_ns is a time before 1970, as a save records it: a record like any other.)
     for (let k = 0; k < records.length; k++) {
       img(root, `i${k}.jpg`);
       putFile(root, `i${k}.json`, JSON.stringify({ yolov8: { success: true }, sidecar_info: { operation_type: 'yolov8', image: records[k] } }));

@@ -68,10 +68,10 @@ export function currentImageIdentity(path: string, opts: { hash?: boolean } = {}
 const DECIMAL = /^(0|[1-9][0-9]{0,30})$/;
 const HEX64 = /^[0-9a-f]{64}$/;
 
-function exactInteger(v: unknown): bigint | null {
-  if (typeof v === 'string') return DECIMAL.test(v) ? BigInt(v) : null;
-  if (typeof v === 'bigint') return v >= 0n ? v : null;
-  if (typeof v === 'number') return Number.isSafeInteger(v) && v >= 0 ? BigInt(v) : null;
+function exactInteger(v: unknown, signed = false): bigint | null {
+  if (typeof v === 'string') return DECIMAL.test(v) || (signed && v.startsWith('-') && DECIMAL.test(v.slice(1))) ? BigInt(v) : null;
+  if (typeof v === 'bigint') return v >= 0n || signed ? v : null;
+  if (typeof v === 'number') return Number.isSafeInteger(v) && (v >= 0 || signed) ? BigInt(v) : null;
   return null;
 }
 
@@ -86,7 +86,8 @@ function stringList(v: JsonValue | undefined): string[] {
 export function parseImageRecord(v: JsonValue | undefined): ImageRecord | null {
   if (!isPlainObject(v)) return null;
   const size = exactInteger(v.size);
-  const mtime = exactInteger(v.mtime_ns);
+  // A time before 1970 is negative (a camera clock never set, an archive's restored times): as saved.
+  const mtime = exactInteger(v.mtime_ns, true);
   if (size === null || mtime === null || size > BigInt(Number.MAX_SAFE_INTEGER)) return null;
   const rec: ImageRecord = { size: Number(size), mtimeNs: mtime, operations: stringList(v.operations), staleOperations: stringList(v.stale_operations) };
   const sha = v.sha256;
