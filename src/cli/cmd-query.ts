@@ -99,7 +99,7 @@ async function runTodo(ctx: CommandContext): Promise<number> {
   const c = report.counts;
   note(ctx, `${listed} image(s) to process for ${report.operation}: ${c['no-sidecar']} without sidecar, ${c['no-result']} without a result, ${c.failed} failed, ${c.stale} stale; ${c.done} done`);
   noteProblems(ctx, out.dir, report, lists.printedPath);
-  if (!report.scan.complete) note(ctx, `warning: ${report.scan.problemCount} path(s) could not be read; the list may be incomplete`);
+  noteUnread(ctx, report.scan);
   return lists.listHasFindings(report) ? EXIT_FINDINGS : EXIT_CLEAN;
 }
 
@@ -125,7 +125,7 @@ async function runStale(ctx: CommandContext): Promise<number> {
   const c = report.counts;
   note(ctx, `${c.stale} stale sidecar(s); ${c.current} current; ${c.unknown} unknown (saved without an image record)`);
   noteProblems(ctx, out.dir, report, lists.printedPath);
-  if (!report.scan.complete) note(ctx, `warning: ${report.scan.problemCount} path(s) could not be read; the list may be incomplete`);
+  noteUnread(ctx, report.scan);
   return lists.listHasFindings(report) ? EXIT_FINDINGS : EXIT_CLEAN;
 }
 
@@ -154,8 +154,16 @@ async function runFind(ctx: CommandContext): Promise<number> {
   await out.writer.end(lists.findTotals(out.dir, report, where));
   note(ctx, `${report.matched} image(s) match (${report.examined} sidecars examined)`);
   noteProblems(ctx, out.dir, report, lists.printedPath);
-  if (!report.scan.complete) note(ctx, `warning: ${report.scan.problemCount} path(s) could not be read; the list may be incomplete`);
+  noteUnread(ctx, report.scan);
   return lists.listHasFindings(report) ? EXIT_FINDINGS : EXIT_CLEAN;
+}
+
+/** Paths the scan could not read: counted, and the first named (they were counted only; `scan_problems` in --json has them). */
+function noteUnread(ctx: CommandContext, scan: { complete: boolean; problemCount: number; problems: readonly { path: string; message: string }[] }): void {
+  if (scan.complete) return;
+  note(ctx, `warning: ${scan.problemCount} path(s) could not be read; the list may be incomplete`);
+  for (const p of scan.problems.slice(0, 10)) note(ctx, `  not read: ${p.message}`);
+  if (scan.problemCount > 10) note(ctx, `  ... and ${scan.problemCount - 10} more (see scan_problems in --json)`);
 }
 
 /** The first images a list command could not decide, on stderr (all of them in --json). */

@@ -39,6 +39,7 @@ export function todoTotals(dir: string, report: TodoReport): Record<string, unkn
     problems: problemsOf(dir, report.problems),
     problem_count: report.problemCount,
     scan_complete: report.scan.complete,
+    ...scanProblems(report.scan),
   };
 }
 
@@ -47,7 +48,7 @@ export function staleRecord(dir: string, e: StaleEntry): Record<string, unknown>
 }
 
 export function staleTotals(dir: string, report: StaleReport): Record<string, unknown> {
-  return { directory: report.scan.root, counts: report.counts, problems: problemsOf(dir, report.problems), problem_count: report.problemCount, scan_complete: report.scan.complete };
+  return { directory: report.scan.root, counts: report.counts, problems: problemsOf(dir, report.problems), problem_count: report.problemCount, scan_complete: report.scan.complete, ...scanProblems(report.scan) };
 }
 
 export function findRecord(dir: string, e: FindEntry): Record<string, unknown> {
@@ -69,7 +70,12 @@ export function findRecord(dir: string, e: FindEntry): Record<string, unknown> {
 }
 
 export function findTotals(dir: string, report: FindReport, where: string): Record<string, unknown> {
-  return { where, directory: report.scan.root, matched: report.matched, examined: report.examined, problems: problemsOf(dir, report.problems), problem_count: report.problemCount, scan_complete: report.scan.complete };
+  return { where, directory: report.scan.root, matched: report.matched, examined: report.examined, problems: problemsOf(dir, report.problems), problem_count: report.problemCount, scan_complete: report.scan.complete, ...scanProblems(report.scan) };
+}
+
+/** The paths the scan could not read (the first 200: ScanSummary.problems), when there are any. */
+function scanProblems(scan: { complete: boolean; problems: readonly { path: string; code: string; message: string }[] }): Record<string, unknown> {
+  return scan.problems.length > 0 ? { scan_problems: scan.problems.map((p) => ({ path: p.path, code: p.code, message: p.message })) } : {};
 }
 
 /** The images a list command could not decide, as its JSON names them. */
