@@ -234,3 +234,21 @@ test('-o naming another file the command is given (its key file, manifest, confi
   const ok = await runCli(['export', lib, '--key-file', key, '-f', 'csv', '-o', path.join(files, 'out.csv')]);
   assert.equal(ok.code, 0, ok.stderr);
 });
+
+test('-o in a binary sidecar\'s name (.bin, .rkyv) is refused, existing or not, inside a library or not: a CSV written as table.bin was refused by the next run as "a damaged or encrypted sidecar", and inside a library every later scan found a corrupt sidecar', async (t) => {
+  const root = testDir(t);
+  const lib = library(root);
+  const out = path.join(root, 'outside');
+  for (const [args, file] of [
+    [['export', lib, '-f', 'csv', '-o'], path.join(out, 'table.bin')],
+    [['export', lib, '-f', 'embeddings', '-o'], path.join(lib, 'faces.rkyv')],
+    [['stats', lib, '-o'], path.join(out, 'stats.BIN')],
+  ] as const) {
+    const r = await runCli([...args, file]);
+    assert.equal(r.code, 2, `${args.join(' ')} ${file}: ${r.stderr}`);
+    assert.match(r.stderr, /has a binary sidecar's name \(\.(bin|rkyv|BIN)\), which every scan reads as a sidecar/);
+    assert.equal(fs.existsSync(file), false);
+  }
+  const v = await runCli(['validate', lib]);
+  assert.equal(v.code, 0, v.stdout);
+});

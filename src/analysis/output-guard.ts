@@ -13,6 +13,8 @@
  *   by default: `lib/.image-sidecar/index`; an index elsewhere, `--index PATH`, is not known here), and a
  *   configuration file (`.image-sidecar.json`: an output there changed what every command does in
  *   its folder, and made each of them fail on its unknown keys).
+ * - a binary sidecar's name (.bin, .rkyv), existing or not: no output is one, and a scan would read
+ *   it as a damaged sidecar (as this guard then would);
  * - a file in a sidecar's name (.json, .bin, .rkyv) that holds results: sidecar-shaped data (an
  *   orphan whose image moved, which `relink` would bring back; a sidecar of an image whose type is
  *   not in the image extensions, a copy of one), or a sidecar that no longer decodes (bytes in a
@@ -143,5 +145,10 @@ export function assertOutputNotManaged(output: string, what: string, imageExtens
   for (const p of places) {
     const held = isSidecarName(basename(p)) ? heldResults(p) : null;
     if (held !== null) refuse(`${subject(p)} holds ${held}, which an output never replaces`, 'choose another name');
+  }
+  // No output is a binary sidecar: every scan would read it as a damaged one (a finding in every
+  // later run inside a library), and this guard then refused to replace it.
+  for (const p of places) {
+    if (/\.(bin|rkyv)$/i.test(p)) refuse(`${subject(p)} has a binary sidecar's name (.${splitName(basename(p)).ext}), which every scan reads as a sidecar`, 'choose another extension');
   }
 }
