@@ -24,7 +24,7 @@ async function sampleLib(t: { after: (fn: () => void) => void }, images = 300, s
 
 const noTimes = (s: string) => s.replace(/"processing_time":[-0-9.e+]+/g, '"processing_time":0');
 
-test('CLI: merge of 3 shards prints the unsharded bytes (stats, validate, validate --jsonl, format-stats, hash, hash --canonical of a tree with undecodable sidecars, export jsonl)', async (t) => {
+test('CLI: merge of 3 shards prints the unsharded bytes (stats, validate, validate --jsonl, format-stats, hash, hash --canonical of a tree with undecodable sidecars, export json and jsonl)', async (t) => {
   const root = await sampleLib(t);
   const out = testDir(t, 'isc-cli-shard-out-');
   const cases: { cmd: string[]; mergeArgs?: string[]; norm?: (s: string) => string; exit: number }[] = [
@@ -36,6 +36,9 @@ test('CLI: merge of 3 shards prints the unsharded bytes (stats, validate, valida
     // The sample holds undecodable sidecars: no digest, each named (a shard holding one exited 2 with no output).
     { cmd: ['hash', '--canonical'], exit: 1 },
     { cmd: ['export', '--format', 'jsonl'], exit: 1 },
+    // The default format, json: merged, one run's document (the shards' JSON lines were merged as JSON lines).
+    { cmd: ['export'], exit: 1 },
+    { cmd: ['export', '--format', 'json'], exit: 1 },
   ];
   for (const c of cases) {
     const name = c.cmd.join('-');

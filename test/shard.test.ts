@@ -238,6 +238,8 @@ test('merged shards equal the unsharded result for stats, validate, format-stats
   const report = await validate(root, { ...ENGINE, onResult: (r) => void results.push(withoutTimes(r)) });
   const exportPath = join(out, 'unsharded.jsonl');
   await exportSidecars(root, { ...ENGINE, format: 'jsonl', output: exportPath });
+  const exportJsonPath = join(out, 'unsharded.json');
+  await exportSidecars(root, { ...ENGINE, format: 'json', output: exportJsonPath });
   for (const n of [1, 2, 3, 8]) {
     const shard = (i: number) => ({ ...ENGINE, shard: { index: i, count: n } });
     const d = (name: string) => join(out, `${name}-${n}`);
@@ -257,6 +259,10 @@ test('merged shards equal the unsharded result for stats, validate, format-stats
     let text = '';
     const e = await mergeShards(await writeShards(d('export'), n, async (i, p) => void (await exportShard(root, { ...shard(i), output: p }))), { out: { write: (s) => void (text += s) } });
     assert.equal(text, readFileSync(exportPath, 'utf8'), `export jsonl N=${n}`);
+    // Shards of -f json (the CLI's default): merged, the document one json run writes (it was JSON lines).
+    let doc = '';
+    await mergeShards(await writeShards(d('export-json'), n, async (i, p) => void (await exportShard(root, { ...shard(i), format: 'json', output: p }))), { out: { write: (s) => void (doc += s) } });
+    assert.equal(doc, readFileSync(exportJsonPath, 'utf8'), `export json N=${n}`);
     if (e.command === 'export') assert.equal(e.result.exported, text.split('\n').length - 1);
   }
   assert.ok(report.invalid_files > 0 && report.scan.complete, 'the sample has invalid files to order');

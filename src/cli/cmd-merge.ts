@@ -89,7 +89,7 @@ export async function run(ctx: CommandContext): Promise<number> {
       }
       await sink.close();
       const message = exportMessage(r.exported, file === null ? 'stdout' : sink.target);
-      if (file !== null) ctx.io.stdout.write(ctx.opts.json ? `${JSON.stringify({ message, output: sink.target, format: 'jsonl', ...r })}\n` : `${message}\n`);
+      if (file !== null) ctx.io.stdout.write(ctx.opts.json ? `${JSON.stringify({ message, output: sink.target, format: format === 'json' ? 'json' : 'jsonl', ...r })}\n` : `${message}\n`);
       else note(ctx, message);
       if (r.problems > 0) note(ctx, `warning: ${r.problems} corrupt or unreadable sidecar(s) were left out by the shards`);
       return r.complete && r.problems === 0 ? EXIT_CLEAN : EXIT_FINDINGS;

@@ -24,7 +24,7 @@ export async function runShard(ctx: CommandContext, command: ShardCommand): Prom
   try {
     if (command === 'export') {
       const format = optString(ctx, 'format') ?? 'json';
-      if (format === 'csv') throw errors.usage('a shard of export writes JSON lines (merge gives the tree-ordered jsonl); csv cannot be merged');
+      if (format === 'csv') throw errors.usage('a shard of export writes JSON lines (merge gives the tree-ordered json or jsonl); csv cannot be merged');
       const { datasetFlags, exportOperation, findingsNotes } = await import('./export-view.js');
       const exportFilters = { ...filters, operationType: exportOperation(ctx) };
       if (isOneOf(DATASET_FORMATS, format)) {
@@ -33,7 +33,8 @@ export async function runShard(ctx: CommandContext, command: ShardCommand): Prom
         clean = r.complete && r.problems === 0 && r.findings === 0;
         target = r.output ?? '-';
       } else {
-        const r = await run.exportShard(dir, { ...opts, ...exportFilters, output: file ?? ctx.io.stdout, onProgress: progress.update });
+        if (format !== 'json' && format !== 'jsonl') throw errors.usage(`export has no format ${format}`);
+        const r = await run.exportShard(dir, { ...opts, ...exportFilters, format, output: file ?? ctx.io.stdout, onProgress: progress.update });
         clean = r.complete && r.problems === 0;
         target = r.output ?? '-';
       }

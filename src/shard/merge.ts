@@ -199,23 +199,28 @@ export async function mergeValidate(files: readonly ShardFile[], onResult: (r: o
 }
 
 /**
- * export: jsonl entries in tree order, copied byte for byte; an entry longer than the shard reader
- * holds as one string (a big sidecar's data) is copied in pieces.
+ * export: the entries in tree order, copied byte for byte; an entry longer than the shard reader
+ * holds as one string (a big sidecar's data) is copied in pieces. As JSON lines, or (shards of
+ * `-f json`, the default: `files[0].header.options.format`) in the document one json run writes
+ * (ops/export.ts's json writer: the same bytes). Shards of json wrote JSON lines merged as JSON
+ * lines, not the document asked for.
  */
 export async function mergeExport(files: readonly ShardFile[], out: LineSink): Promise<ExportShardSummary> {
-  for await (const it of mergeBySeq(files)) {
-    if (it.raw !== null) {
-      const w = out.write(`${it.raw}\n`);
-      if (w) await w;
-      continue;
-    }
-    for await (const piece of it.pieces()) {
-      const w = out.write(piece);
-      if (w) await w;
-    }
-    const w = out.write('\n');
+  const json = files[0].header.options.format === 'json';
+  const put = async (text: string) => {
+    const w = out.write(text);
     if (w) await w;
+  };
+  if (json) await put(`{\n  "exported_at": null,\n  "source_directory": ${JSON.stringify(files[0].header.root)},\n  "sidecars": [`);
+  let count = 0;
+  for await (const it of mergeBySeq(files)) {
+    await put(json ? (count === 0 ? '\n    ' : ',\n    ') : '');
+    count++;
+    if (it.raw !== null) await put(it.raw);
+    else for await (const piece of it.pieces()) await put(piece);
+    if (!json) await put('\n');
   }
+  if (json) await put(`${count > 0 ? '\n  ' : ''}],\n  "total_sidecars": ${count}\n}\n`);
   const parts = files.map((f) => f.trailer.summary as ExportShardSummary);
   return {
     exported: parts.reduce((n, p) => n + p.exported, 0),

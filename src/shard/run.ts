@@ -89,7 +89,8 @@ async function resultOptions(command: ShardCommand, opts: ShardRunOptions & Reco
   if (command === 'export') {
     // A dataset's shards record what shapes their items and the merged outputs.
     const dataset = isOneOf(DATASET_FORMATS, opts.format);
-    o.format = dataset ? (opts.format as string) : 'jsonl';
+    // json or jsonl: the items are JSON lines either way; merge writes the document asked for.
+    o.format = dataset ? (opts.format as string) : opts.format === 'json' ? 'json' : 'jsonl';
     if (dataset) {
       o.faces = opts.faces === true;
       o.dim = opts.format === 'embeddings' ? ((opts.dim as number | undefined) ?? DEFAULT_EMBEDDING_DIM) : undefined;
@@ -185,10 +186,14 @@ export async function exportDatasetShard(root: string, opts: Omit<DatasetExportO
   return exportDataset(root, { ...opts, shardEnvelope: { begin: headerLine(h), end: (summary) => trailerLine(summary.items, summary) } });
 }
 
-/** export (jsonl) of one shard: written by exportSidecars into `output` (a path is written atomically). */
-export async function exportShard(root: string, opts: Omit<ExportOptions, 'format' | 'shardEnvelope'> & ShardRunOptions) {
+/**
+ * export of one shard (its entries as JSON lines): written by exportSidecars into `output` (a path is
+ * written atomically). `format`: what merge writes of the shards, jsonl (the default) or json (one
+ * run's document: the CLI's default, as for an unsharded export).
+ */
+export async function exportShard(root: string, opts: Omit<ExportOptions, 'format' | 'shardEnvelope'> & ShardRunOptions & { format?: 'json' | 'jsonl' }) {
   const { exportSidecars } = await import('../ops/export.js');
-  const h = await header('export', root, opts);
+  const h = await header('export', root, { ...opts, format: opts.format ?? 'jsonl' } as ShardRunOptions);
   let items = 0;
   return exportSidecars(root, {
     ...opts,
