@@ -327,6 +327,19 @@ describe('attack 1: boxes converted exactly, never guessed, never silently wrong
     }
   });
 
+  it('YOLO: an image under a folder named "images" and one under "images_" whose dataset names meet: the finding says why (it blamed the extension, which both images share)', async () => {
+    const box = { json: { yolov8: yolo([obj({ coordinates_pixels: { x: 100, y: 50, width: 200, height: 100 } })]) } };
+    const lib = makeTree({ 'images/a.jpg': FAKE_JPEG, 'images/a.json': box, 'images_/a.jpg': FAKE_JPEG, 'images_/a.json': box });
+    try {
+      const r = await run(lib, { format: 'yolo', output: join(out, 'collide') });
+      const messages = r.findings.map((f: { message: string }) => f.message);
+      assert.equal(messages.length, 1, messages.join('\n'));
+      assert.match(messages[0], /left out: its YOLO label labels\/images_\/a\.txt is already images(_)?\/a\.jpg's \(a library folder named images is images_ in the dataset/);
+    } finally {
+      removeTree(lib);
+    }
+  });
+
   it('percent boxes: one rounding per coordinate as documented (7 % of 6000 px is 420, not 420.00000000000006)', async () => {
     const lib = makeTree({
       'a.jpg': FAKE_JPEG,

@@ -875,7 +875,9 @@ class YoloWriter implements DatasetWriter {
     const taken = this.labels.get(nfc(label));
     let displaced: Refusal | null = null;
     if (taken !== undefined) {
-      const why = `(YOLO names a label after the image without its extension)`;
+      // Two images of one folder and stem, or (folders apart) one under a folder named `images`, renamed `images_`, and one under `images_`.
+      const sameFolder = e.image.slice(0, e.image.lastIndexOf('/') + 1) === taken.image.slice(0, taken.image.lastIndexOf('/') + 1);
+      const why = sameFolder ? `(YOLO names a label after the image without its extension)` : `(a library folder named images is images_ in the dataset, where Ultralytics takes the last /images/ of a path for its own; another folder is named images_ already)`;
       // A RAW+JPEG pair with a sidecar each: the label goes to the image a trainer decodes, whichever comes first.
       if (!trainable || taken.trainable) return { sidecar: e.sidecar, message: `image ${e.image} left out: its YOLO label ${label} is already ${taken.image}'s ${why}` };
       rmSync(taken.imagePath, { force: true });
