@@ -472,6 +472,24 @@ test('mv: a run killed mid-way (its journal left) is finished or undone by the n
   }
 });
 
+test('mv: a run killed after a sidecar\'s link and before its image, then a save at the source: the recovery goes back and names the older copy left at the destination (it said nothing, and the next mv refused that copy as another image\'s)', async () => {
+  const root = makeTree({ 'a/IMG_1.jpg': bytes(300, 1), b: { dir: true } });
+  try {
+    await saved(join(root, 'a/IMG_1.jpg'));
+    fs.linkSync(join(root, 'a/IMG_1.json'), join(root, 'b/IMG_1.json'));
+    const unit = { files: [{ from: join(root, 'a/IMG_1.json'), to: join(root, 'b/IMG_1.json'), role: 'sidecar' }, { from: join(root, 'a/IMG_1.jpg'), to: join(root, 'b/IMG_1.jpg'), role: 'image' }] };
+    fs.writeFileSync(join(root, `b/.isc-move-${hostMark()}-4000000-0a1d`), JSON.stringify({ version: 1, mode: 'move', units: [unit] }));
+    await saveSidecar(join(root, 'a/IMG_1.jpg'), 'yolov8', { success: true, objects: [] }); // a new file at the source
+    const r = recoverJournals(join(root, 'b'));
+    assert.equal(r.problems.length, 1, JSON.stringify(r));
+    assert.match(r.problems[0].message, /older copy of its sidecar is left at the destination/);
+    assert.ok(r.problems[0].message.includes(join(root, 'b/IMG_1.json')) || JSON.stringify(r.problems[0]).includes('b/IMG_1.json'));
+    assert.ok('yolov8' in (await readSidecar(join(root, 'a/IMG_1.jpg'))), 'the newest results stay with the image');
+  } finally {
+    removeTree(root);
+  }
+});
+
 test('cli mv/cp: JSON report, exit 1 with one note per source left, exit 2 for usage', async () => {
   const root = makeTree({ 'a/IMG_1.jpg': bytes(300, 1), 'a/IMG_2.jpg': bytes(301, 2), b: { dir: true } });
   try {

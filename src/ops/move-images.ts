@@ -951,13 +951,18 @@ function recoverUnit(mode: TransferMode, unit: TransferUnit, opts: TransferOptio
       }
     }
   } else if (!landed) {
-    // Back: the sidecar names the run added before its image arrived.
+    // Back: the sidecar names the run added before its image arrived. One that is no longer a
+    // second name of the source's file (saved to at the source since: a new file there) is an older
+    // copy: left, and said (it was left unsaid, and the next mv refused it as another image's).
+    const older: string[] = [];
     for (const f of unit.files) {
-      if (f.role === 'sidecar' && exists(f.from) && sameEntry(f.from, f.to)) {
+      if (f.role !== 'sidecar' || !exists(f.to)) continue;
+      if (exists(f.from) && sameEntry(f.from, f.to)) {
         fs.unlinkSync(f.to);
         changed = true;
-      }
+      } else if (exists(f.from)) older.push(f.to);
     }
+    if (older.length > 0) throw errors.conflict('saved to at the source since an interrupted move; moved back, but an older copy of its sidecar is left at the destination', older);
   }
   return changed;
 }
