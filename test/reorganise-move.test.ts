@@ -490,6 +490,51 @@ test('mv: a run killed after a sidecar\'s link and before its image, then a save
   }
 });
 
+test('mv: a sidecar saved between the plan and the unit\'s act goes into the journal before anything is placed: a kill after the image landed is finished forward (it was "saved to both at the source and at the destination", for good)', async () => {
+  const root = makeTree({ 'a/IMG_1.jpg': bytes(300, 1), b: { dir: true } });
+  try {
+    await saved(join(root, 'a/IMG_1.jpg'));
+    const script = join(root, 'crash.mjs');
+    fs.writeFileSync(script, `
+import fs from 'node:fs';
+import { syncBuiltinESMExports } from 'node:module';
+import { spawnSync } from 'node:child_process';
+const [A, B, CLI, MOVE] = process.argv.slice(2);
+const rename = fs.renameSync, unlink = fs.unlinkSync;
+let saved = false;
+fs.renameSync = function (from, to) {
+  const r = rename.apply(this, arguments);
+  if (!saved && String(to).includes('.isc-move-')) {
+    saved = true; // a save racing the plan: it takes the lock before the unit does
+    const s = spawnSync(process.execPath, [CLI, 'write', A + '/IMG_1.jpg', '--operation', 'yolov8', '--data', '-', '--format', 'bin', '-q'], { input: '{"success":true,"objects":[]}' });
+    if (s.status !== 0) process.exit(3);
+  }
+  return r;
+};
+fs.unlinkSync = function (p) {
+  if (String(p) === A + '/IMG_1.jpg') process.kill(process.pid, 'SIGKILL'); // the image landed, no source removed yet
+  return unlink.apply(this, arguments);
+};
+syncBuiltinESMExports();
+const { moveImages } = await import(MOVE);
+await moveImages([A + '/IMG_1.jpg'], B);
+`);
+    const move = new URL('../src/ops/move-images.js', import.meta.url).href;
+    const { spawnSync } = await import('node:child_process');
+    const { CLI_PATH } = await import('./helpers/cli.js');
+    const killed = spawnSync(process.execPath, [script, join(root, 'a'), join(root, 'b'), CLI_PATH, move]);
+    assert.equal(killed.signal, 'SIGKILL', killed.stderr.toString());
+    const r = await moveImages([join(root, 'a/IMG_1.jpg')], join(root, 'b'));
+    assert.deepEqual(r.problems, []);
+    assert.equal(r.recovered, 1);
+    assert.deepEqual(names(join(root, 'a')).filter((n) => !n.startsWith('.')), []);
+    assert.deepEqual(names(join(root, 'b')).filter((n) => !n.startsWith('.')), ['IMG_1.bin', 'IMG_1.jpg', 'IMG_1.json']);
+    assert.ok('yolov8' in (await readSidecar(join(root, 'b/IMG_1.jpg'))), 'the save made during the run is with the image');
+  } finally {
+    removeTree(root);
+  }
+});
+
 test('cli mv/cp: JSON report, exit 1 with one note per source left, exit 2 for usage', async () => {
   const root = makeTree({ 'a/IMG_1.jpg': bytes(300, 1), 'a/IMG_2.jpg': bytes(301, 2), b: { dir: true } });
   try {

@@ -153,7 +153,7 @@ export async function transferImages(mode: TransferMode, sources: readonly strin
   const linkUnits = new Set(plan.filter(isLinkUnit));
   for (const unit of [...plan.filter((u) => !linkUnits.has(u)), ...linksAfterTheirTargets([...linkUnits])]) {
     try {
-      const r = actUnit(mode, unit, deviceCopy, opts, landedAt);
+      const r = actUnit(mode, unit, deviceCopy, opts, landedAt, () => saveJournal(journal, mode, plan));
       for (const f of unit.files) if (f.role === 'image') landedAt.set(f.from, f.to);
       deviceCopy ||= r.copied;
       report.done++;
@@ -453,7 +453,7 @@ function withLocks<T>(keys: string[], opts: TransferOptions, fn: (held: HeldLock
 }
 
 /** Move or copy one unit (see the header for the order). Undoes its own links when a step fails before the image lands. */
-function actUnit(mode: TransferMode, unit: TransferUnit, copyAlready: boolean, opts: TransferOptions, landed: ReadonlyMap<string, string>): { copied: boolean; leftAtSource: TransferProblem[] } {
+function actUnit(mode: TransferMode, unit: TransferUnit, copyAlready: boolean, opts: TransferOptions, landed: ReadonlyMap<string, string>, unitGrew?: () => void): { copied: boolean; leftAtSource: TransferProblem[] } {
   return withLocks(lockKeysOf(unit), opts, (held) => {
     const check = () => held.forEach((l) => l.check(true)); // on disk only when not verified a moment ago
     const before = new Map<string, fs.Stats>();
@@ -465,6 +465,7 @@ function actUnit(mode: TransferMode, unit: TransferUnit, copyAlready: boolean, o
       before.set(f.from, st);
     }
     // The plan was made before the lock: a save since may have added a sidecar. It goes along too.
+    const filesPlanned = unit.files.length;
     for (const c of newSidecarsOf(unit, opts)) {
       const image = unit.files[unit.files.length - 1];
       const newName = path.basename(image.to);
@@ -475,6 +476,9 @@ function actUnit(mode: TransferMode, unit: TransferUnit, copyAlready: boolean, o
       if (st === undefined || !st.isFile()) throw errors.conflict('no longer a regular file; left alone', [c.path]);
       before.set(c.path, st);
     }
+    // The journal names them before anything is placed: a kill then leaves files the recovery
+    // knows as the unit's, not a save at the source made since (it said "saved to both", for good).
+    if (unit.files.length > filesPlanned) unitGrew?.();
     let copied = copyAlready || mode === 'copy';
     const made: string[] = [];
     const presentBefore = new Set(mode === 'move' ? sourceNamesOf(unit).filter(exists) : []);
@@ -821,9 +825,14 @@ interface Journal {
 
 function writeJournal(dir: string, mode: TransferMode, units: TransferUnit[]): string {
   const p = path.join(dir, `${JOURNAL_PREFIX}${hostMark()}-${process.pid}-${randomBytes(4).toString('hex')}`);
+  saveJournal(p, mode, units);
+  return p;
+}
+
+/** The journal at `p` naming `units` as they are now (written again when a unit took a sidecar saved since the plan). */
+function saveJournal(p: string, mode: TransferMode, units: TransferUnit[]): void {
   const j: Journal = { version: 1, mode, units: units.map((u) => ({ files: u.files })) };
   writeFileAtomicSync(p, Buffer.from(JSON.stringify(j)), { skipIfSame: false, noFollow: true });
-  return p;
 }
 
 /** Is `name` a journal of a run that is gone (`abandoned`: its writer dead on this host, or not refreshed for JOURNAL_STALE_MS)? */
