@@ -107,6 +107,24 @@ test('a manifest written inside the root is not part of the tree it describes', 
   }
 });
 
+test("canonical digests follow each image's read in every RAW+JPEG shape: a shared file recording none is the JPEG's as its read takes it (a change to it is seen), and an image whose read finds no file is not digested with another's data", async (t) => {
+  const root = testDir(t);
+  const manifest = path.join(testDir(t), 'm.jsonl');
+  put(root, 'IMG_6.jpg', FAKE_JPEG);
+  put(root, 'IMG_6.CR2', FAKE_JPEG);
+  put(root, 'IMG_6.json', JSON.stringify({ face_detection: { success: true, faces: [], v: 'shared' } }));
+  put(root, 'IMG_6.CR2.json', JSON.stringify({ face_detection: { success: true, faces: [], v: 'raw' }, sidecar_info: { image_path: 'IMG_6.CR2' } }));
+  put(root, 'IMG_7.jpg', FAKE_JPEG);
+  put(root, 'IMG_7.CR2', FAKE_JPEG);
+  put(root, 'IMG_7.json', JSON.stringify({ fd: { success: true, v: 'raw7' }, sidecar_info: { image_path: 'IMG_7.CR2' } }));
+  await hashTree(root, { canonical: true, manifest, engine: 'inline' });
+  const keys = fs.readFileSync(manifest, 'utf8').trim().split('\n').map((l) => JSON.parse(l).path as string);
+  assert.deepEqual(keys, ['IMG_6.CR2', 'IMG_6.jpg', 'IMG_7.CR2'], 'IMG_7.jpg reads no file: not digested (it was, with the CR2\'s data)');
+  put(root, 'IMG_6.json', JSON.stringify({ face_detection: { success: true, faces: [], v: 'EDITED' } }));
+  const v = await verifyTree(root, manifest, { canonical: true, engine: 'threads', workers: 2 });
+  assert.deepEqual(v.changed, ['IMG_6.jpg']);
+});
+
 test('a manifest inside the tree named by another path than the root given (the root through a symlink, the manifest by the real path) is still left out: the digest of an unchanged tree stays', async (t) => {
   const base = testDir(t);
   const root = path.join(base, 'lib');

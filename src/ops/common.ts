@@ -116,7 +116,7 @@ function isCountedHere(s: ScanSidecar, outside: boolean): boolean {
 }
 
 /** A record `readsPerImage` holds, judged image by image; null when the folder changed under the command (the record's own view then stands). */
-export async function imagesWithOwnSidecars(rec: ScanRecord, opts: Options): Promise<ImageSidecars | null> {
+export async function imagesWithOwnSidecars(rec: ScanRecord, opts: Options, readAsItIs = false): Promise<ImageSidecars | null> {
   const outside = rec.images.some((i) => i.outsideRoot);
   const readable = rec.sidecars.filter((s) => isCountedHere(s, outside));
   // What the scan decoded is not decoded again: only which file each image's read takes is asked.
@@ -128,8 +128,9 @@ export async function imagesWithOwnSidecars(rec: ScanRecord, opts: Options): Pro
     let path: string | null = null;
     try {
       const r = await readSidecarPath(image.path, opts, vouched);
-      // A shared file recording none of the images: whose results these are cannot be told.
-      if (!r.findings.some((f) => f.code === 'ambiguous')) path = r.path;
+      // A shared file recording none of the images: whose results these are cannot be told (a
+      // digest of what each read gives takes it as it is: `readAsItIs`).
+      if (readAsItIs || !r.findings.some((f) => f.code === 'ambiguous')) path = r.path;
     } catch {
       continue; // corrupt or unreadable: the record's own findings say so
     }
@@ -146,7 +147,8 @@ export async function imagesWithOwnSidecars(rec: ScanRecord, opts: Options): Pro
       if (image.isSymlink && seen !== undefined) viaTarget.push({ image, sidecar: seen });
       continue;
     }
-    if (!entries.some((t) => t.sidecar === sidecar)) entries.push({ image, sidecar });
+    // (Once per file for export and find; per image when read as it is: each image keys its digest.)
+    if (readAsItIs || !entries.some((t) => t.sidecar === sidecar)) entries.push({ image, sidecar });
   }
   // No image reads a file of its own (each read fails, or finds a shared file recording none of
   // them): none is given one; the readable files are left out, as export and datasets say.

@@ -9,14 +9,17 @@ import type { Options } from '../types.js';
 import { imagesWithOwnSidecars, readsPerImage } from './common.js';
 
 /**
- * The sidecar each image of a record reads, where its images may read different files (common.ts
- * `readsPerImage`: a RAW+JPEG pair with files of their own); null for every other record, and for one
- * whose folder changed under the command (the record's own view then stands, as for export).
+ * The sidecar each image of a record reads, exactly as its `read` takes it (a digest vouches for what
+ * a read gives): for a group of several images (RAW+JPEG: each its own file, the shared file the one
+ * it records, or one recording none of them as a read takes it; an image whose read finds none of its
+ * own is not digested), and where `readsPerImage` says a symlinked image may read another file; null
+ * for every other record, and for one whose folder changed under the command (the record's own view
+ * then stands, as for export).
  */
 export function perImageSidecarsFor(opts: Options): (rec: ScanRecord) => Promise<{ image: ScanImage; sidecar: ScanSidecar }[] | null> {
   return async (rec) => {
-    if (!readsPerImage(rec)) return null;
-    const r = await imagesWithOwnSidecars(rec, opts);
+    if (rec.images.length < 2 && !readsPerImage(rec)) return null;
+    const r = await imagesWithOwnSidecars(rec, opts, true);
     return r === null ? null : r.entries.filter((e): e is { image: ScanImage; sidecar: ScanSidecar } => e.image !== undefined);
   };
 }
