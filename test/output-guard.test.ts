@@ -212,6 +212,9 @@ test('-o naming another file the command is given (its key file, manifest, confi
   const schema = path.join(files, 'schema.json');
   fs.writeFileSync(schema, '{"type":"object"}');
   fs.symlinkSync(key, path.join(files, 'key-link'));
+  fs.symlinkSync('.', path.join(files, 'here'));
+  fs.copyFileSync(key, path.join(files, 'faces.jsonl'));
+  fs.writeFileSync(path.join(files, 'list.txt'), `${path.join(lib, 'IMG_0.json')}\n`);
   const before = snapshot(files);
   const cases: [string[], RegExp, Record<string, string>?][] = [
     [['export', lib, '--key-file', key, '-f', 'csv', '-o', key], /it is also the --key-file file, which the command reads/],
@@ -223,6 +226,13 @@ test('-o naming another file the command is given (its key file, manifest, confi
     [['stats', lib, '--config', config, '-o', config], /it is also the --config file/],
     [['validate', lib, '--schema', schema, '-o', schema], /it is also the --schema file/],
     [['stats', lib, '--index', path.join(files, 'idx'), '-o', path.join(files, 'idx')], /it is also the --index file/],
+    // Outputs other than -o: hash's --manifest, the rows file beside an embeddings .npy.
+    [['hash', lib, '--key-file', key, '--manifest', key], /refusing to write the manifest to .*: it is also the --key-file file/],
+    [['hash', lib, '--canonical', '--manifest', key], /refusing to write the manifest to .*: it is also the IMAGE_SIDECAR_KEY_FILE file/, { IMAGE_SIDECAR_KEY_FILE: key }],
+    [['export', lib, '--key-file', path.join(files, 'faces.jsonl'), '-f', 'embeddings', '-o', path.join(files, 'faces.npy')], /refusing to write the rows file to .*faces\.jsonl: it is also the --key-file file/],
+    // A file not made yet, named through a folder link: the same place.
+    [['hash', lib, '--manifest', path.join(files, 'later.json'), '-o', path.join(files, 'here/later.json')], /it is also the --manifest file, which the command writes too/],
+    [['validate-json', '-i', path.join(files, 'list.txt'), '-o', path.join(files, 'list.txt')], /it is also the -i file/],
   ];
   for (const [args, says, env] of cases) {
     const r = await runCli(args, env ? { env } : {});
@@ -230,9 +240,24 @@ test('-o naming another file the command is given (its key file, manifest, confi
     assert.match(r.stderr, says, args.join(' '));
   }
   assert.deepEqual(snapshot(files), before, 'every given file is as it was, and nothing new was written');
-  // Another name is fine.
+  // Another name is fine; keygen's -o is the key it makes, even where IMAGE_SIDECAR_KEY_FILE names it.
   const ok = await runCli(['export', lib, '--key-file', key, '-f', 'csv', '-o', path.join(files, 'out.csv')]);
   assert.equal(ok.code, 0, ok.stderr);
+  const made = path.join(files, 'made.key');
+  const keygen = await runCli(['keygen', '-o', made], { env: { IMAGE_SIDECAR_KEY_FILE: made } });
+  assert.equal(keygen.code, 0, keygen.stderr);
+  // The server: no request writes over the key file it was started with.
+  const requests = [
+    { id: 1, method: 'export', params: { dir: lib, format: 'csv', output: key } },
+    { id: 2, method: 'hash', params: { dir: lib, manifest: key } },
+    { id: 3, method: 'export', params: { dir: lib, format: 'embeddings', output: path.join(files, 'faces.npy') } },
+  ];
+  const served = await runCli(['serve', '--stdio', '--key-file', key], { input: requests.map((r) => JSON.stringify(r)).join('\n') + '\n' });
+  const answers = served.stdout.trim().split('\n').map((l) => JSON.parse(l));
+  assert.deepEqual(answers.map((a) => a.error?.code), ['USAGE', 'USAGE', undefined], served.stdout);
+  assert.match(answers[0].error.message, /it is also the key file/);
+  const keyAfter = fs.readFileSync(key).toString('base64');
+  assert.equal(keyAfter, before.get(key), 'the key file is as it was');
 });
 
 test('-o in a binary sidecar\'s name (.bin, .rkyv) is refused, existing or not, inside a library or not: a CSV written as table.bin was refused by the next run as "a damaged or encrypted sidecar", and inside a library every later scan found a corrupt sidecar', async (t) => {

@@ -152,3 +152,42 @@ export function assertOutputNotManaged(output: string, what: string, imageExtens
     if (/\.(bin|rkyv)$/i.test(p)) refuse(`${subject(p)} has a binary sidecar's name (.${splitName(basename(p)).ext}), which every scan reads as a sidecar`, 'choose another extension');
   }
 }
+
+/**
+ * Are `a` and `b` one file: the same inode when both exist, else the same place (each path's
+ * folder real: a folder link or `..` spells the same file another way)?
+ */
+export function sameFile(a: string, b: string): boolean {
+  const id = (p: string): string | null => {
+    try {
+      const st = statSync(p);
+      return `${st.dev}:${st.ino}`;
+    } catch {
+      return null;
+    }
+  };
+  const ia = id(a);
+  const ib = id(b);
+  if (ia !== null || ib !== null) return ia === ib;
+  const place = (p: string) => {
+    const abs = resolve(p);
+    try {
+      return join(realpathSync.native(dirname(abs)), basename(abs));
+    } catch {
+      return abs;
+    }
+  };
+  return place(a) === place(b);
+}
+
+/**
+ * Throw USAGE when the output `output` is one of the files the command is also given (`given`: [how
+ * it was given, its path]): `export --key-file k -o k` replaced the key with the CSV (every file
+ * encrypted under it lost), `hash --manifest k --key-file k` the key with the manifest, `verify
+ * --manifest m -o m` the baseline. `writes`: the given files the command writes too (else it reads them).
+ */
+export function assertNotGivenFile(output: string, what: string, given: readonly (readonly [string, string])[], writes: ReadonlySet<string> = new Set()): void {
+  for (const [how, path] of given) {
+    if (sameFile(output, path)) throw errors.usage(`refusing to write the ${what} to ${resolve(output)}: it is also the ${how} file, which the command ${writes.has(how) ? 'writes too' : 'reads'} (choose another name)`);
+  }
+}

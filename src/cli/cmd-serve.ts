@@ -18,6 +18,8 @@ export async function run(ctx: CommandContext): Promise<number> {
   const log = (msg: string) => {
     if (stderrOpen) ctx.io.stderr.write(`image-sidecar serve: ${msg}\n`);
   };
-  await serveStdio({ keyring: keyringFromCli(ctx), input: ctx.io.stdin, output: ctx.io.stdout, log });
+  const keyring = keyringFromCli(ctx);
+  const keyFile = typeof ctx.opts.keyFile === 'string' ? ctx.opts.keyFile : ctx.io.env.IMAGE_SIDECAR_KEY_FILE;
+  await serveStdio({ keyring, keyFiles: keyring && keyFile ? [keyFile] : [], input: ctx.io.stdin, output: ctx.io.stdout, log });
   return EXIT_CLEAN;
 }

@@ -124,14 +124,14 @@ export function outputFile(ctx: CommandContext): string | null {
  */
 export async function checkOutputFile(ctx: CommandContext): Promise<void> {
   const file = outputFile(ctx);
+  await assertOutputsNotGivenFiles(ctx, file);
   if (file === null) return;
   const abs = resolve(file);
   const { assertOutputNotManaged } = await import('../analysis/output-guard.js');
   assertOutputNotManaged(abs, 'output', imageExtensionOptions(ctx, dirname(abs)));
-  assertOutputNotAnotherFile(ctx, abs);
 }
 
-/** The options that name a file the command reads (or, `--manifest` of hash and merge, writes besides its output). */
+/** The options that name a file a command reads (or, `--manifest` of hash and merge, writes beside its output). */
 const FILE_OPTIONS: readonly [key: keyof CliOptions, flag: string][] = [
   ['keyFile', '--key-file'],
   ['newKeyFile', '--new-key-file'],
@@ -142,32 +142,42 @@ const FILE_OPTIONS: readonly [key: keyof CliOptions, flag: string][] = [
   ['index', '--index'],
 ];
 
+/** Commands whose `--manifest` is an output (verify reads its). */
+const WRITES_MANIFEST = new Set(['hash', 'merge']);
+
 /**
- * `-o FILE` is none of the other files the command is given: `export --key-file k -o k` replaced the
- * key with the CSV (every file encrypted under it lost), `verify --manifest m -o m` the baseline,
- * `hash --manifest m -o m` the manifest. The same file: the same inode, or (not made yet) the same path.
+ * No output of the command (`-o`, hash's and merge's `--manifest`, the rows file an embeddings
+ * export writes beside its `.npy`) is another file it is given: its key file (`--key-file`, or
+ * `IMAGE_SIDECAR_KEY_FILE` for a command that reads keys), `--config`, `--schema`, `--data`,
+ * `--index`, a list given with `-i`, or its other output (output-guard.ts assertNotGivenFile).
  */
-function assertOutputNotAnotherFile(ctx: CommandContext, abs: string): void {
+async function assertOutputsNotGivenFiles(ctx: CommandContext, output: string | null): Promise<void> {
   const given: [string, string][] = [];
   for (const [key, flag] of FILE_OPTIONS) {
     const v = ctx.opts[key];
     if (typeof v === 'string' && v !== '' && !isStdoutName(v)) given.push([flag, v]);
   }
-  if (typeof ctx.opts.keyFile !== 'string' && ctx.io.env.IMAGE_SIDECAR_KEY_FILE) given.push(['IMAGE_SIDECAR_KEY_FILE', ctx.io.env.IMAGE_SIDECAR_KEY_FILE]);
-  const identity = (p: string): string | null => {
-    try {
-      const st = statSync(p);
-      return `${st.dev}:${st.ino}`;
-    } catch {
-      return null;
-    }
-  };
-  const out = identity(abs);
-  for (const [flag, v] of given) {
-    const other = resolve(v);
-    if (other === abs || (out !== null && identity(other) === out)) {
-      throw errors.usage(`refusing to write the output to ${abs}: it is also the ${flag} file, which the command ${flag === '--manifest' && ctx.command !== 'verify' ? 'writes too' : 'reads'} (choose another output)`);
-    }
+  // keygen's -o is the key it makes (and never replaces one).
+  const readsKeys = ctx.command !== 'keygen';
+  if (!readsKeys) for (let i = given.length - 1; i >= 0; i--) if (given[i][0] === '--key-file') given.splice(i, 1);
+  const envKey = ctx.io.env.IMAGE_SIDECAR_KEY_FILE;
+  if (readsKeys && typeof ctx.opts.keyFile !== 'string' && envKey) given.push(['IMAGE_SIDECAR_KEY_FILE', envKey]);
+  const input = typeof ctx.opts.input === 'string' ? ctx.opts.input : ctx.arg;
+  if (input !== undefined && statSync(input, { throwIfNoEntry: false })?.isFile() === true) given.push([ctx.opts.input !== undefined ? '-i' : 'input', input]);
+  const outputs: [string, string][] = [];
+  if (output !== null) outputs.push(['output', output]);
+  const manifest = ctx.opts.manifest;
+  const writesManifest = WRITES_MANIFEST.has(ctx.command) && typeof manifest === 'string' && manifest !== '';
+  if (writesManifest) outputs.push(['manifest', manifest as string]);
+  if (output !== null && ctx.command === 'export' && ctx.opts.format === 'embeddings') {
+    const { embeddingRowsPath } = await import('../ops/datasets.js');
+    outputs.push(['rows file', embeddingRowsPath(resolve(output))]);
+  }
+  const { assertNotGivenFile } = await import('../analysis/output-guard.js');
+  for (const [what, path] of outputs) {
+    const others = given.filter(([flag]) => !(what === 'manifest' && flag === '--manifest'));
+    if (what !== 'output' && output !== null) others.push(['-o', output]);
+    assertNotGivenFile(path, what, others, new Set(writesManifest ? ['--manifest', '-o'] : ['-o']));
   }
 }
 

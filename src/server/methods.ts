@@ -49,8 +49,17 @@ const MAX_PROBLEMS = 20;
 
 // The server's keys (serve --key-file / the environment): one server process, one keyring.
 let keyring: Keyring | undefined;
-export function useKeyring(k: Keyring | undefined): void {
+/** Where those keys were read from: a request's output is never one of them (the key replaced by a CSV). */
+let keyFiles: readonly string[] = [];
+export function useKeyring(k: Keyring | undefined, files: readonly string[] = []): void {
   keyring = k;
+  keyFiles = files;
+}
+/** Throw USAGE when `output` is one of the server's key files. */
+async function notAKeyFile(output: string, what: string): Promise<void> {
+  if (keyFiles.length === 0) return;
+  const { assertNotGivenFile } = await import('../analysis/output-guard.js');
+  assertNotGivenFile(output, what, keyFiles.map((f) => ['key', f] as const));
 }
 const keyOpts = (): Options => (keyring ? { keyring } : {});
 
@@ -221,6 +230,8 @@ methods.set('export', {
     const output = requirePath(p, 'output');
     if (isStdoutName(output)) throw errors.usage(`export over the server needs an output file, not standard output ("${output}")`);
     const format = optionalChoice(p, 'format', EXPORT_FORMATS) ?? 'json';
+    await notAKeyFile(output, 'export');
+    if (format === 'embeddings') await notAKeyFile((await import('../ops/datasets.js')).embeddingRowsPath(output), 'rows file');
     if (isOneOf(DATASET_FORMATS, format)) {
       const { exportDataset } = await import('../ops/datasets.js');
       const report = await exportDataset(requireDir(p), {
@@ -249,6 +260,8 @@ methods.set('hash', {
   scheduling: 'tree',
   handle: async (p) => {
     const { hashTree } = await import('../ops/hash.js');
+    const manifest = optionalPath(p, 'manifest');
+    if (manifest !== undefined) await notAKeyFile(manifest, 'manifest');
     return hashTree(requireDir(p), {
       ...treeOptions(p),
       canonical: optionalBoolean(p, 'canonical', false),

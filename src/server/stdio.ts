@@ -26,6 +26,8 @@ export interface ServeStdioOptions {
   maxLineBytes?: number;
   /** Keys for encrypted sidecars, used by every method of this server. */
   keyring?: Keyring;
+  /** The key files those keys came from: no request's output (export, a hash manifest) is one of them. */
+  keyFiles?: readonly string[];
 }
 
 export const DEFAULT_MAX_IN_FLIGHT = 64;
@@ -70,7 +72,7 @@ export async function serveStdio(opts: ServeStdioOptions = {}): Promise<void> {
   const output = opts.output ?? process.stdout;
   const log = opts.log ?? defaultLog;
   const maxLineBytes = opts.maxLineBytes ?? DEFAULT_MAX_LINE_BYTES;
-  useKeyring(opts.keyring);
+  useKeyring(opts.keyring, opts.keyFiles);
 
   const out = new ResponseWriter(output, log);
   const dispatcher = new Dispatcher(METHODS, out, log, Math.max(1, opts.maxInFlight ?? DEFAULT_MAX_IN_FLIGHT));

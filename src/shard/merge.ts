@@ -8,7 +8,6 @@
  * Refused before anything is written: files that are not complete shard outputs, mixed commands,
  * roots, shard counts, partitions, tool versions or options, a shard given twice, a shard missing.
  */
-import { statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { errors, firstUnreadable } from '../errors.js';
 import { mergeBySeq, openShardFile, parsedItem, type ShardCommand, type ShardFile, type ShardReadOptions, MERGEABLE_COMMANDS } from './format.js';
@@ -22,6 +21,7 @@ import type { DatasetExportReport, DatasetFinding, DatasetShardSummary, DatasetW
 import { DATASET_FORMATS, DEFAULT_EMBEDDING_DIM, isOneOf } from '../vocabulary.js';
 import { endLineDeparture } from './summary-shape.js';
 import { addOwn } from '../analysis/own-record.js';
+import { sameFile } from '../analysis/output-guard.js';
 
 /** Open and check every shard output; returns them ordered by shard index. */
 export async function openShards(paths: readonly string[], opts: ShardReadOptions = {}): Promise<ShardFile[]> {
@@ -90,18 +90,8 @@ export function checkShards(files: readonly ShardFile[]): void {
  * the path is caught too.
  */
 export function assertNotAnInput(files: readonly ShardFile[], output: string, what: string): void {
-  const identity = (p: string) => {
-    try {
-      const st = statSync(p, { bigint: true });
-      return `${st.dev}:${st.ino}`;
-    } catch {
-      return null; // nothing there yet: nothing to replace
-    }
-  };
-  const out = identity(resolve(output));
-  if (out === null) return;
   for (const f of files) {
-    if (identity(f.path) === out) throw errors.usage(`refusing to write the ${what} to ${output}: it is ${f.path}, one of the shard outputs being merged`);
+    if (sameFile(resolve(output), f.path)) throw errors.usage(`refusing to write the ${what} to ${output}: it is ${f.path}, one of the shard outputs being merged`);
   }
 }
 
