@@ -427,6 +427,32 @@ test('mv: a RAW+JPEG shared file encrypted under a key not given is said to be t
   }
 });
 
+test("mv: a lone stem file goes back beside a RAW+JPEG pair when its record names the JPEG (it was refused for the RAW); an encrypted one without its key is refused, whose it is cannot be told", async () => {
+  const root = makeTree({ 'dest/IMG_5.jpg': bytes(300, 1), 'dest/IMG_5.CR2': 'RAW', 'dest/IMG_6.jpg': bytes(301, 2), 'src/IMG_6.png': bytes(302, 3) });
+  const { generateKeyFile, loadKeyFile } = await import('../src/crypto/keys.js');
+  try {
+    fs.writeFileSync(join(root, 'src/IMG_5.json'), JSON.stringify({ face_detection: { success: true, faces: [] }, sidecar_info: { image_path: 'IMG_5.jpg' } }));
+    const back = await moveImages([join(root, 'src/IMG_5.json')], join(root, 'dest'));
+    assert.deepEqual([back.done, back.problems.length], [1, 0], JSON.stringify(back.problems));
+    assert.equal((await readSidecarDetailed(join(root, 'dest/IMG_5.jpg'))).path, join(root, 'dest/IMG_5.json'));
+    // Another image's encrypted file (it records IMG_6.png): refused with or without the key, never moved blind.
+    const key = join(root, 'k.key');
+    generateKeyFile(key);
+    const keyring = loadKeyFile(key);
+    await saveSidecar(join(root, 'src/IMG_6.png'), 'face_detection', { success: true, faces: [] }, { format: 'bin', keyring });
+    fs.rmSync(join(root, 'src/IMG_6.png'));
+    const without = await moveImages([join(root, 'src/IMG_6.bin')], join(root, 'dest'));
+    assert.equal(without.done, 0);
+    assert.match(without.problems[0].message, /encrypted under a key not given/);
+    const withKey = await moveImages([join(root, 'src/IMG_6.bin')], join(root, 'dest'), { keyring });
+    assert.equal(withKey.done, 0);
+    assert.match(withKey.problems[0].message, /but it records IMG_6\.png/);
+    assert.ok(fs.existsSync(join(root, 'src/IMG_6.bin')));
+  } finally {
+    removeTree(root);
+  }
+});
+
 test('mv: names in another Unicode normalisation (NFD from macOS) pair and move; the destination checks names in NFC', async () => {
   const nfd = 'E\u0301quipe.jpg';
   const root = makeTree({ [`a/${nfd}`]: bytes(300, 1), 'b/\u00c9quipe.json': 'taken (NFC spelling)', c: { dir: true } });

@@ -362,11 +362,18 @@ function loneUnit(source: string, dest: Destination, folder: FolderNames, exts: 
   // it became one of that image's candidates (a .bin read before the image's own .json: another
   // camera's IMG_5 results under this IMG_5's name, its own file then a "kept" copy resolve removes).
   const newBase = nfc(newName.slice(0, newName.lastIndexOf('.')));
-  const named = recordOf(source, opts);
-  for (const image of stemClaimants(folder, newBase, exts)) {
-    const own = [...(folder.sidecarsByBase.get(nfc(splitName(image).stem)) ?? []), ...(folder.sidecarsByBase.get(image) ?? [])];
-    if (own.length > 0) throw errors.conflict(`${newName} would pair there with ${image}, which has a sidecar of its own (${own.join(', ')}): not moved`, [path.join(dest.dir, own[0])]);
-    if (named != null && imageNamedBy(named, [image]) < 0) throw errors.conflict(`${newName} would pair there with ${image}, but it records ${named}: not moved`, [path.join(dest.dir, image)]);
+  const claimants = stemClaimants(folder, newBase, exts);
+  if (claimants.length > 0) {
+    if (lockedWithoutKey(source, opts)) throw errors.conflict(`${newName} would pair there with ${claimants.join(', ')}, and it is encrypted under a key not given: give its key (--key-file) to tell whose it is`, [source]);
+    // Whose it would be there: the image its record names among them (a RAW+JPEG pair's shared file
+    // recording the JPEG), else every one of them.
+    const named = recordOf(source, opts);
+    const at = named != null ? imageNamedBy(named, claimants) : -1;
+    if (named != null && at < 0) throw errors.conflict(`${newName} would pair there with ${claimants.join(', ')}, but it records ${named}`, [path.join(dest.dir, claimants[0])]);
+    for (const image of at >= 0 ? [claimants[at]] : claimants) {
+      const own = [...(folder.sidecarsByBase.get(nfc(splitName(image).stem)) ?? []), ...(folder.sidecarsByBase.get(image) ?? [])];
+      if (own.length > 0) throw errors.conflict(`${newName} would pair there with ${image}, which has a sidecar of its own (${own.join(', ')})`, [path.join(dest.dir, own[0])]);
+    }
   }
   const files: TransferFile[] = [{ from: source, to: path.join(dest.dir, newName), role: 'sidecar' }];
   claimNames(files, folder, exts);
