@@ -453,6 +453,28 @@ test("mv: a lone stem file goes back beside a RAW+JPEG pair when its record name
   }
 });
 
+test('mv: a moved link keeps the folder links of its text (`../sym/D.jpg` still follows `sym`), and one moved into a folder given through a folder link still leads to its file', async () => {
+  const root = makeTree({ 'lib/real/deep/D.jpg': Buffer.from('\xff\xd8D', 'latin1'), 'lib/other/D.jpg': Buffer.from('\xff\xd8O', 'latin1'), 'lib/g/x': 'x', 'lib/dest': { dir: true }, 'lib/far/away': { dir: true } });
+  try {
+    fs.symlinkSync('real/deep', join(root, 'lib/sym'));
+    fs.symlinkSync('../sym/D.jpg', join(root, 'lib/g/link.jpg'));
+    fs.symlinkSync('../sym/D.jpg', join(root, 'lib/g/link2.jpg'));
+    fs.symlinkSync('far/away', join(root, 'lib/destlink'));
+    const m = await moveImages([join(root, 'lib/g/link.jpg')], join(root, 'lib/dest'));
+    assert.deepEqual([m.done, m.problems.length], [1, 0]);
+    assert.equal(fs.readlinkSync(join(root, 'lib/dest/link.jpg')), '../sym/D.jpg', 'the folder link stays in the text');
+    const viaLink = await moveImages([join(root, 'lib/g/link2.jpg')], join(root, 'lib/destlink'));
+    assert.deepEqual([viaLink.done, viaLink.problems.length], [1, 0]);
+    assert.equal(fs.readFileSync(join(root, 'lib/far/away/link2.jpg'), 'latin1'), '\xff\xd8D', `the link leads to its file (text ${fs.readlinkSync(join(root, 'lib/far/away/link2.jpg'))})`);
+    // Re-pointing `sym` moves both, as it moves every link not moved.
+    fs.unlinkSync(join(root, 'lib/sym'));
+    fs.symlinkSync('other', join(root, 'lib/sym'));
+    assert.equal(fs.readFileSync(join(root, 'lib/dest/link.jpg'), 'latin1'), '\xff\xd8O');
+  } finally {
+    removeTree(root);
+  }
+});
+
 test('mv: names in another Unicode normalisation (NFD from macOS) pair and move; the destination checks names in NFC', async () => {
   const nfd = 'E\u0301quipe.jpg';
   const root = makeTree({ [`a/${nfd}`]: bytes(300, 1), 'b/\u00c9quipe.json': 'taken (NFC spelling)', c: { dir: true } });

@@ -659,12 +659,37 @@ function linkTextFor(f: TransferFile, landed: ReadonlyMap<string, string>): stri
   const moved = landed.get(lexical) ?? (physical === null ? undefined : landed.get(physical));
   const now = moved !== undefined && exists(moved) ? moved : undefined;
   if (path.isAbsolute(text) && now === undefined) return text;
-  if (now !== undefined) return path.isAbsolute(text) ? now : path.relative(realFolderOf(path.dirname(f.to)), realFolderOf(now)) || '.';
-  // The text's `..` taken as the kernel takes them (after a symlinked folder: its target's parent),
-  // from the real folder the new link is in: `sym/../IMG.jpg` moved to another folder became
-  // `../g/IMG.jpg` (`..` collapsed as text), another image. A target whose folder is missing (a
-  // broken link): as its text reads from where it was.
-  return path.relative(realFolderOf(path.dirname(f.to)), physical ?? lexical) || '.';
+  if (now !== undefined && path.isAbsolute(text)) return now;
+  // A `..` after a name is taken as the kernel takes it (after a symlinked folder: its target's
+  // parent): `sym/../IMG.jpg` moved to another folder became `../g/IMG.jpg` (collapsed as text),
+  // another image. Without one, the text's folder links stay in it (`../sym/D.jpg` follows `sym`
+  // when it is re-pointed, as the links not moved do).
+  const to = now ?? (dotDotAfterName(text) ? (physical ?? lexical) : lexical);
+  const text2 = path.relative(path.dirname(f.to), to) || '.';
+  // Where it must lead; a target whose folder is missing (a broken link): as its text reads from where it was.
+  const must = now !== undefined ? realFolderOf(now) : physical;
+  if (must === null || linkTarget(f.to, text2) === must) return text2;
+  // The text read from where the new link really is (a destination given through a folder link:
+  // its `..` climb from there) leads elsewhere: from the real folder to the real target.
+  return path.relative(realOrSelf(path.dirname(f.to)), must) || '.';
+}
+
+/** Does a link text hold a `..` after a name (`sym/../x`, where the kernel's answer and the text's differ)? */
+function dotDotAfterName(text: string): boolean {
+  let named = false;
+  for (const part of text.split('/')) {
+    if (part === '..' && named) return true;
+    if (part !== '' && part !== '.' && part !== '..') named = true;
+  }
+  return false;
+}
+
+function realOrSelf(p: string): string {
+  try {
+    return fs.realpathSync.native(p);
+  } catch {
+    return p;
+  }
 }
 
 /** Where the link at `from` with `text` leads, its folder real (`..` taken physically); null when that folder cannot be reached. */
