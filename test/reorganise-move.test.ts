@@ -475,6 +475,36 @@ test('mv: a moved link keeps the folder links of its text (`../sym/D.jpg` still 
   }
 });
 
+test('mv: the names a unit takes back after its lock was lost are only its own: a file the new holder saved at one of them stays', async () => {
+  const root = makeTree({ 'a/IMG_1.jpg': bytes(300, 1), b: { dir: true } });
+  const mutableFs = createRequire(import.meta.url)('node:fs') as { linkSync: typeof fs.linkSync };
+  const { linkSync } = mutableFs;
+  try {
+    await saved(join(root, 'a/IMG_1.jpg'));
+    mutableFs.linkSync = (from, to) => {
+      linkSync(from, to);
+      if (String(to).endsWith('IMG_1.jpg')) {
+        for (const dir of [join(root, 'a'), join(root, 'b')]) {
+          for (const n of fs.readdirSync(dir)) if (n.endsWith('.isc-lock')) fs.writeFileSync(join(dir, n, 'owner'), 'another-host 1 0 someone-else\n');
+        }
+        // The new holder saves at the destination: a new file under the name the unit placed.
+        fs.writeFileSync(join(root, 'b/new.tmp'), '{"theirs":true}');
+        fs.renameSync(join(root, 'b/new.tmp'), join(root, 'b/IMG_1.json'));
+      }
+    };
+    syncBuiltinESMExports();
+    const r = await moveImages([join(root, 'a/IMG_1.jpg')], join(root, 'b'));
+    assert.equal(r.done, 0);
+    assert.equal(fs.readFileSync(join(root, 'b/IMG_1.json'), 'utf8'), '{"theirs":true}', 'their file stays');
+    assert.equal(fs.existsSync(join(root, 'b/IMG_1.jpg')), false, 'our own name is taken back');
+    assert.ok(fs.existsSync(join(root, 'a/IMG_1.json')) && fs.existsSync(join(root, 'a/IMG_1.jpg')));
+  } finally {
+    mutableFs.linkSync = linkSync;
+    syncBuiltinESMExports();
+    removeTree(root);
+  }
+});
+
 test('mv: names in another Unicode normalisation (NFD from macOS) pair and move; the destination checks names in NFC', async () => {
   const nfd = 'E\u0301quipe.jpg';
   const root = makeTree({ [`a/${nfd}`]: bytes(300, 1), 'b/\u00c9quipe.json': 'taken (NFC spelling)', c: { dir: true } });

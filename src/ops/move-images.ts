@@ -487,7 +487,7 @@ function actUnit(mode: TransferMode, unit: TransferUnit, copyAlready: boolean, o
     // knows as the unit's, not a save at the source made since (it said "saved to both", for good).
     if (unit.files.length > filesPlanned) unitGrew?.();
     let copied = copyAlready || mode === 'copy';
-    const made: string[] = [];
+    const made: Placed[] = [];
     const presentBefore = new Set(mode === 'move' ? sourceNamesOf(unit).filter(exists) : []);
     try {
       check();
@@ -632,13 +632,32 @@ function removeSource(f: TransferFile, copied: boolean, before: ReadonlyMap<stri
 
 const NOT_REGULAR = 'not a regular file or a symlink (a FIFO, socket or device); left alone';
 
-function undo(made: string[]): void {
-  for (const p of made.reverse()) fs.rmSync(p, { force: true });
+/** A name a unit placed at the destination, and the entry it was (undone only while it still is: lstat). */
+interface Placed {
+  path: string;
+  dev: number;
+  ino: number;
+}
+
+function placed(made: Placed[], p: string): void {
+  const st = fs.lstatSync(p);
+  made.push({ path: p, dev: st.dev, ino: st.ino });
+}
+
+/**
+ * Take back the names a unit placed. Only those still the entries it made: once its lock was lost,
+ * the new holder may have saved over one (a new file under that name), which is not ours to remove.
+ */
+function undo(made: Placed[]): void {
+  for (const m of made.reverse()) {
+    const st = fs.lstatSync(m.path, { throwIfNoEntry: false });
+    if (st !== undefined && st.dev === m.dev && st.ino === m.ino) fs.rmSync(m.path, { force: true });
+  }
   made.length = 0;
 }
 
 /** A second name for the file at the destination (or, for a symlinked image, a link to the same target). */
-function placeLinked(f: TransferFile, made: string[], landed: ReadonlyMap<string, string>): void {
+function placeLinked(f: TransferFile, made: Placed[], landed: ReadonlyMap<string, string>): void {
   try {
     if (fs.lstatSync(f.from).isSymbolicLink()) fs.symlinkSync(linkTextFor(f, landed), f.to);
     else fs.linkSync(f.from, f.to);
@@ -646,7 +665,7 @@ function placeLinked(f: TransferFile, made: string[], landed: ReadonlyMap<string
     if ((e as NodeJS.ErrnoException).code === 'EEXIST') throw errors.conflict('exists at the destination; not overwritten', [f.to]);
     throw e;
   }
-  made.push(f.to);
+  placed(made, f.to);
 }
 
 /** A relative link text is rewritten so the moved link leads to the same file; an absolute one stays. */
@@ -741,7 +760,7 @@ function linksAfterTheirTargets(units: TransferUnit[]): TransferUnit[] {
  * Copies through a staging folder in the destination: `cp` keeps mode and nanosecond times; each copy
  * is fsynced and compared with its source byte for byte, then given its name (never replacing one).
  */
-function placeCopies(unit: TransferUnit, made: string[], landed: ReadonlyMap<string, string>): void {
+function placeCopies(unit: TransferUnit, made: Placed[], landed: ReadonlyMap<string, string>): void {
   const destDir = path.dirname(unit.files[0].to);
   const stage = path.join(destDir, `${STAGE_MARK}${hostMark()}-${process.pid}-${randomBytes(4).toString('hex')}`);
   fs.mkdirSync(stage);
@@ -765,7 +784,7 @@ function placeCopies(unit: TransferUnit, made: string[], landed: ReadonlyMap<str
         if ((e as NodeJS.ErrnoException).code === 'EEXIST') throw errors.conflict('exists at the destination; not overwritten', [f.to]);
         throw e;
       }
-      made.push(f.to);
+      placed(made, f.to);
     }
   } finally {
     fs.rmSync(stage, { recursive: true, force: true });
