@@ -266,23 +266,27 @@ test('merge refuses a long line that is not an item from its first bytes, naming
   await assert.rejects(mergeShards(paths), (e: unknown) => isSidecarError(e) && e.code === 'USAGE' && /line 3 is neither an item nor the end line$/.test(e.message));
 });
 
-test('merge names the file and line of an item that does not parse (cut short, or blanks after it): USAGE, not an INTERNAL JSON error naming nothing', async (t) => {
+test('merge names the file and line of a damaged item (cut short, cut at a brace, blanks after it, an item that is no object) in validate, hash and export shards: USAGE, not an INTERNAL error naming nothing, nor invalid JSON copied into the export', async (t) => {
   const root = testDir(t);
   const out = testDir(t, 'isc-lines-out-');
   tree(root);
-  for (const [what, damage] of [['cut', (l: string) => l.slice(0, 50)], ['blanks', (l: string) => `${l}  `]] as const) {
-    for (const command of ['validate', 'hash'] as const) {
+  for (const [what, damage] of [['cut', (l: string) => l.slice(0, 50)], ['blanks', (l: string) => `${l}  `], ['null', (l: string) => l.replace(/"item":.*$/, '"item":null}')], ['cut at a brace', (l: string) => l.slice(0, l.indexOf('}') + 1)]] as const) {
+    for (const command of ['validate', 'hash', 'export'] as const) {
       const paths: string[] = [];
       for (let i = 0; i < 2; i++) {
         const v = new Collect();
-        if (command === 'validate') await validateShard(root, { ...ENGINE, shard: { index: i, count: 2 } }, v);
-        else await hashShard(root, { ...ENGINE, shard: { index: i, count: 2 } }, v);
         paths.push(join(out, `${command}-${what}-${i}`));
+        if (command === 'validate') await validateShard(root, { ...ENGINE, shard: { index: i, count: 2 } }, v);
+        else if (command === 'hash') await hashShard(root, { ...ENGINE, shard: { index: i, count: 2 } }, v);
+        else {
+          await exportShard(root, { ...ENGINE, shard: { index: i, count: 2 }, output: paths[i] });
+          v.text = readFileSync(paths[i], 'utf8');
+        }
         const lines = v.text.split('\n');
         if (i === 0) lines[1] = damage(lines[1]);
         writeFileSync(paths[i], lines.join('\n'));
       }
-      await assert.rejects(mergeShards(paths), (e: unknown) => isSidecarError(e) && e.code === 'USAGE' && e.message.startsWith(`${paths[0]}: not a complete shard output: line 2 is an item that does not parse (`), `${command} ${what}`);
+      await assert.rejects(mergeShards(paths, { out: { write: () => undefined } }), (e: unknown) => isSidecarError(e) && e.code === 'USAGE' && e.message.startsWith(`${paths[0]}: not a complete shard output: line 2 `), `${command} ${what}`);
     }
   }
 });

@@ -231,6 +231,11 @@ async function* readItems(path: string, identity: FileIdentity, expected: number
           throw errors.notShardOutput(path, `line ${line.lineNo} is neither an item nor the end line${line.tooLong ? ` (${line.bytes} bytes)` : ''}`);
         }
         n++;
+        // An item is an object and its line ends with the item line's `}`: a line cut short, or an
+        // item that is no object (`"item":null`), is the file's damage, named (it was merged as it was).
+        const last = line.tooLong ? null : line.text[line.text.length - 1];
+        if (last !== null && last !== '}') throw errors.notShardOutput(path, `line ${line.lineNo} is an item line cut short or damaged (it does not end with "}")`);
+        if (start[m[0].length] !== '{') throw errors.notShardOutput(path, `line ${line.lineNo} holds an item that is not an object`);
         const seq: TreeSeq = [Number(m[1]), Number(m[2])];
         // The item is the line between its head and the closing brace; the head is ASCII (bytes = chars).
         const offset = line.offset + m[0].length;
@@ -298,6 +303,12 @@ export async function parsedItem<T>(it: ShardItem): Promise<T> {
   } catch (e) {
     throw errors.notShardOutput(it.path, `line ${it.lineNo} is an item that does not parse (${(e as Error).message}): the file was damaged`);
   }
+}
+
+/** An item's text, checked to parse (items copied as text: export's entries, a dataset's images). */
+export async function checkedItemText(it: ShardItem): Promise<string> {
+  await parsedItem(it);
+  return it.raw ?? (await it.text());
 }
 
 /**

@@ -10,7 +10,7 @@
  */
 import { resolve } from 'node:path';
 import { errors, firstUnreadable } from '../errors.js';
-import { mergeBySeq, openShardFile, parsedItem, type ShardCommand, type ShardFile, type ShardReadOptions, MERGEABLE_COMMANDS } from './format.js';
+import { checkedItemText, mergeBySeq, openShardFile, parsedItem, type ShardCommand, type ShardFile, type ShardReadOptions, MERGEABLE_COMMANDS } from './format.js';
 import type { ExportShardSummary, HashShardSummary, LineSink, ValidateShardSummary } from './run.js';
 import type { StatsRaw, TreeStats } from '../ops/stats.js';
 import type { FormatStats } from '../ops/format-stats.js';
@@ -206,7 +206,8 @@ export async function mergeExport(files: readonly ShardFile[], out: LineSink): P
   for await (const it of mergeBySeq(files)) {
     await put(json ? (count === 0 ? '\n    ' : ',\n    ') : '');
     count++;
-    if (it.raw !== null) await put(it.raw);
+    // Copied as text (numbers keep their type); one held as text is checked to parse first.
+    if (it.raw !== null) await put(await checkedItemText(it));
     else for await (const piece of it.pieces()) await put(piece);
     if (!json) await put('\n');
   }
@@ -236,7 +237,7 @@ export async function mergeDataset(files: readonly ShardFile[], output: string |
   if (o === null) throw errors.usage(`these export shards are ${String(files[0].header.options.format)}, not a dataset`);
   const { writeDatasetItems } = await import('../ops/datasets.js');
   const items = (async function* () {
-    for await (const it of mergeBySeq(files)) yield it.raw ?? (await it.text());
+    for await (const it of mergeBySeq(files)) yield await checkedItemText(it);
   })();
   let refused = 0;
   const exts = files[0].header.options.image_extensions;
