@@ -309,14 +309,15 @@ describe('image identity and stale results', () => {
     assert.deepEqual((await todo(root, { operation: 'yolov8' })).entries!.map((e) => [e.rel, e.reason]), [['a.jpg', 'stale']]);
   });
 
-  it('todo, stale and find name the paths they could not read (stderr, scan_problems in --json), as validate and stats do (they were only counted)', async (t) => {
+  it('todo, stale and find name the paths they could not read (stderr, scan_problems and scan_problem_list in --json), as validate and stats do (they were only counted)', async (t) => {
     const root = testDir(t);
     img(root, 'ok.jpg');
     writeFileSync(Buffer.concat([Buffer.from(`${root}/bad`), Buffer.from([0xff]), Buffer.from('.jpg')]), 'x');
     for (const args of [['todo', root, '--operation', 'yolov8'], ['stale', root], ['find', root, '--where', 'faces >= 0']]) {
       const r = await runCli([...args, '--json']);
       assert.equal(r.code, 1, args.join(' '));
-      assert.deepEqual(JSON.parse(r.stdout).scan_problems.map((p: { code: string; message: string }) => [p.code, p.message]), [['UNADDRESSABLE', `${root}/bad\\xff.jpg: file name is not valid UTF-8`]], args.join(' '));
+      assert.equal(JSON.parse(r.stdout).scan_problems, 1, args.join(' '));
+      assert.deepEqual(JSON.parse(r.stdout).scan_problem_list.map((p: { code: string; message: string }) => [p.code, p.message]), [['UNADDRESSABLE', `${root}/bad\\xff.jpg: file name is not valid UTF-8`]], args.join(' '));
       assert.match(r.stderr, /not read: .*bad\\xff\.jpg: file name is not valid UTF-8/, args.join(' '));
     }
   });

@@ -158,12 +158,12 @@ async function runFind(ctx: CommandContext): Promise<number> {
   return lists.listHasFindings(report) ? EXIT_FINDINGS : EXIT_CLEAN;
 }
 
-/** Paths the scan could not read: counted, and the first named (they were counted only; `scan_problems` in --json has them). */
+/** Paths the scan could not read: counted, and the first named (they were counted only; `scan_problem_list` in --json has them). */
 function noteUnread(ctx: CommandContext, scan: { complete: boolean; problemCount: number; problems: readonly { path: string; message: string }[] }): void {
   if (scan.complete) return;
   note(ctx, `warning: ${scan.problemCount} path(s) could not be read; the list may be incomplete`);
   for (const p of scan.problems.slice(0, 10)) note(ctx, `  not read: ${p.message}`);
-  if (scan.problemCount > 10) note(ctx, `  ... and ${scan.problemCount - 10} more (see scan_problems in --json)`);
+  if (scan.problemCount > 10) note(ctx, `  ... and ${scan.problemCount - 10} more (see scan_problem_list in --json)`);
 }
 
 /** The first images a list command could not decide, on stderr (all of them in --json). */

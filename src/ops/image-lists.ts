@@ -73,9 +73,12 @@ export function findTotals(dir: string, report: FindReport, where: string): Reco
   return { where, directory: report.scan.root, matched: report.matched, examined: report.examined, problems: problemsOf(dir, report.problems), problem_count: report.problemCount, scan_complete: report.scan.complete, ...scanProblems(report.scan) };
 }
 
-/** The paths the scan could not read (the first 200: ScanSummary.problems), when there are any. */
-function scanProblems(scan: { complete: boolean; problems: readonly { path: string; code: string; message: string }[] }): Record<string, unknown> {
-  return scan.problems.length > 0 ? { scan_problems: scan.problems.map((p) => ({ path: p.path, code: p.code, message: p.message })) } : {};
+/**
+ * The paths the scan could not read, when there are any: their count (`scan_problems`, as validate
+ * and stats say it) and the first 200 (`scan_problem_list`: ScanSummary.problems).
+ */
+function scanProblems(scan: { complete: boolean; problemCount: number; problems: readonly { path: string; code: string; message: string }[] }): Record<string, unknown> {
+  return scan.problemCount > 0 ? { scan_problems: scan.problemCount, scan_problem_list: scan.problems.map((p) => ({ path: p.path, code: p.code, message: p.message })) } : {};
 }
 
 /** The images a list command could not decide, as its JSON names them. */
