@@ -277,12 +277,18 @@ describe('image identity and stale results', () => {
     symlinkSync('../store/SHA256-s500--deadbeef', join(root, 'photos/IMG_1.jpg'));
     symlinkSync('../.image-sidecar-quarantine/Q.jpg', join(root, 'photos/IMG_2.jpg'));
     symlinkSync('../../out/blob', join(root, 'photos/IMG_4.jpg'));
+    // A link into the index folder is an image a save writes beside (not unpairable); one into another library's quarantine is.
+    putFile(root, '.image-sidecar/idx.jpg', 'an image kept there');
+    symlinkSync('../.image-sidecar/idx.jpg', join(root, 'photos/IMG_5.jpg'));
+    putFile(base, 'other/.image-sidecar-quarantine/2026/Q2.jpg', 'quarantined elsewhere');
+    symlinkSync('../../other/.image-sidecar-quarantine/2026/Q2.jpg', join(root, 'photos/IMG_6.jpg'));
     for (const engine of ['inline', 'threads'] as const) {
       const r = await todo(root, { operation: 'face_detection', engine, workers: 2 });
       assert.deepEqual(r.entries!.map((e) => [e.rel, e.reason]), [['photos/IMG_3.jpg', 'no-sidecar']]);
-      assert.deepEqual(r.problems.map((p) => [p.rel, p.category]), [['photos/IMG_1.jpg', 'unpairable'], ['photos/IMG_2.jpg', 'unpairable'], ['photos/IMG_4.jpg', 'unpairable']]);
+      assert.deepEqual(r.problems.map((p) => [p.rel, p.category]), [['photos/IMG_1.jpg', 'unpairable'], ['photos/IMG_2.jpg', 'unpairable'], ['photos/IMG_4.jpg', 'unpairable'], ['photos/IMG_6.jpg', 'unpairable']]);
+      assert.equal(r.skipped.links, 1, 'IMG_5.jpg: a link into the tree, its target\'s record lists it');
       assert.match(r.problems[0].message, /not named like an image/);
-      assert.match(r.problems[1].message, /never reads/);
+      assert.match(r.problems[1].message, /in a quarantine folder, where a save never writes/);
     }
     // What the problem says: the save is refused.
     const save = await runCli(['write', join(root, 'photos/IMG_4.jpg'), '--operation', 'face_detection', '--data', '-'], { input: '{"success":true}' });

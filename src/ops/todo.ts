@@ -17,11 +17,10 @@
  * Both read each sidecar with the engine's `probe` inspection: a skim decode (JSON arrays are
  * validated, never built) and only the operation outcomes and `sidecar_info.image` come back.
  */
-import { basename, relative, sep } from 'node:path';
+import { basename, dirname, relative, sep } from 'node:path';
 import { imageExtensionSet } from '../discovery/extensions.js';
 import { isImageName } from '../discovery/pair.js';
-import { inWalkedFolder } from '../discovery/own-folders.js';
-import { realpathSync } from 'node:fs';
+import { inQuarantine } from '../discovery/own-folders.js';
 import { errors, isSidecarError } from '../errors.js';
 import { scan } from './scan.js';
 import { type ScanImage, type ScanRecord, type ScanSummary } from '../scan/records.js';
@@ -83,7 +82,7 @@ export interface TodoReport {
  * whose target no save pairs with (`unpairable`) is none of those: its save is refused, so it is a
  * problem, not a list entry nor a link left to a target no record lists.
  */
-function ownImages(rec: ScanRecord, rootReal: string, exts: ReadonlySet<string>): { own: ScanImage[]; links: number; broken: number; unpairable: { image: ScanImage; why: string }[] } {
+function ownImages(rec: ScanRecord, exts: ReadonlySet<string>): { own: ScanImage[]; links: number; broken: number; unpairable: { image: ScanImage; why: string }[] } {
   const own: ScanImage[] = [];
   const unpairable: { image: ScanImage; why: string }[] = [];
   let links = 0;
@@ -91,7 +90,7 @@ function ownImages(rec: ScanRecord, rootReal: string, exts: ReadonlySet<string>)
   // (Files of ours beside the link itself: the record is judged by them, as a read takes them.)
   const besideLink = rec.sidecars.some((s) => s.side === 'local');
   for (const img of rec.images) {
-    const why = img.isSymlink && !img.broken && !besideLink ? unpairableLink(img, rootReal, exts) : null;
+    const why = img.isSymlink && !img.broken && !besideLink ? unpairableLink(img, exts) : null;
     if (why !== null) unpairable.push({ image: img, why });
     else if (img.broken) broken++;
     else if (img.isSymlink && !img.outsideRoot) links++;
@@ -100,24 +99,17 @@ function ownImages(rec: ScanRecord, rootReal: string, exts: ReadonlySet<string>)
   return { own, links, broken, unpairable };
 }
 
-function realOrSelf(p: string): string {
-  try {
-    return realpathSync.native(p);
-  } catch {
-    return p;
-  }
-}
-
 /**
  * Why a symlinked image has no sidecar a save would write, or null: its target is not named like an
  * image (a content-addressed store: git-annex's `SHA256-s500--…`; a save refuses, as save.ts says),
- * or lies inside the root in a folder no walk reads (the quarantine, the index's): no record lists it.
+ * or lies in a quarantine folder (a save never writes there).
  */
-function unpairableLink(img: ScanImage, rootReal: string, exts: ReadonlySet<string>): string | null {
+function unpairableLink(img: ScanImage, exts: ReadonlySet<string>): string | null {
   const target = img.target;
   if (target === undefined) return null;
   if (!isImageName(basename(target), exts)) return `its target ${target} is not named like an image (no extension, a hidden name, or a sidecar's name), so no sidecar pairs with it: a save is refused`;
-  if (!img.outsideRoot && !inWalkedFolder(target, rootReal)) return `its target ${target} is in a folder image-sidecar never reads (its own), so no record of the tree lists it`;
+  // In a quarantine (this library's or another's): a save never writes there, and no record lists it.
+  if (inQuarantine(dirname(target))) return `its target ${target} is in a quarantine folder, where a save never writes: a save is refused`;
   return null;
 }
 
@@ -160,13 +152,10 @@ export async function todo(root: string, opts: TodoOptions): Promise<TodoReport>
   };
 
   const exts = imageExtensionSet(scanOpts.imageExtensions);
-  let rootReal: string | undefined;
   for await (const rec of session) {
     if (rec.images.length === 0) continue;
     const root = session.summary.root;
-    // Link targets are real paths (realpath): compared with the root's.
-    rootReal ??= realOrSelf(root);
-    const { own, links, broken, unpairable } = ownImages(rec, rootReal, exts);
+    const { own, links, broken, unpairable } = ownImages(rec, exts);
     report.skipped.links += links;
     report.skipped.brokenLinks += broken;
     for (const u of unpairable) problem(u.image.rel, 'unpairable', u.why);
