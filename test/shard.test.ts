@@ -19,7 +19,7 @@ import { imageExtensionSet } from '../src/discovery/extensions.js';
 import { stats } from '../src/ops/stats.js';
 import { formatStats } from '../src/ops/format-stats.js';
 import { validate, validationTotals, type ValidationReport } from '../src/ops/validate.js';
-import { hashTree } from '../src/ops/hash.js';
+import { hashTree, verifyTree } from '../src/ops/hash.js';
 import { exportSidecars } from '../src/ops/export.js';
 import { exportShard, formatStatsShard, hashShard, statsShard, validateShard, type LineSink } from '../src/shard/run.js';
 import { mergeShards, mergeValidate, openShards } from '../src/shard/merge.js';
@@ -30,7 +30,7 @@ import { convert } from '../src/ops/convert.js';
 import { isSidecarError } from '../src/errors.js';
 import { passphraseKeyring } from '../src/crypto/keys.js';
 import { encodeSidecar } from '../src/formats/codec.js';
-import { removeTree, tempDir, testDir } from './helpers/tree.js';
+import { FAKE_JPEG, putFile, removeTree, sidecarData, tempDir, testDir } from './helpers/tree.js';
 import { findPython } from './helpers/python.js';
 
 const ENGINE = { engine: 'inline' as const };
@@ -643,4 +643,24 @@ test('a stats shard whose end line is longer than a few MiB (a tree with 20,000 
   const cut = join(out, 'cut.jsonl');
   writeFileSync(cut, readFileSync(files[1]).subarray(0, -1000));
   await assert.rejects(mergeShards([files[0], cut]), (e: unknown) => isSidecarError(e) && /not a complete shard output/.test(e.message));
+});
+
+test('merge --manifest inside the tree leaves that manifest out of the digest, as hash --manifest does: merging again over an unchanged tree gives the same digest (the shards had hashed the one the last merge wrote)', async (t) => {
+  const root = testDir(t);
+  for (let i = 0; i < 6; i++) {
+    putFile(root, `p/IMG_${i}.jpg`, FAKE_JPEG);
+    putFile(root, `p/IMG_${i}.json`, JSON.stringify(sidecarData(`IMG_${i}.jpg`, 1, 4)));
+  }
+  const out = testDir(t, 'isc-shard-out-');
+  const manifest = join(root, 'p/m.json');
+  const plain = await hashTree(root, { ...ENGINE, manifest });
+  const digests: string[] = [];
+  for (let run = 0; run < 2; run++) {
+    const paths = await writeShards(join(out, `run${run}`), 2, (i, p) => viaCollect((c) => hashShard(root, { ...ENGINE, shard: { index: i, count: 2 } }, c))(i, p));
+    const m = await mergeShards(paths, { manifest });
+    digests.push((m.result as { digest: string }).digest);
+    assert.deepEqual(m.result, plain, `merge ${run + 1}: the unsharded answer`);
+  }
+  assert.equal(digests[0], digests[1]);
+  assert.deepEqual(await verifyTree(root, manifest), { ok: true, missing: [], changed: [], extra: [], checked: plain.files });
 });

@@ -8,7 +8,8 @@
  * Refused before anything is written: files that are not complete shard outputs, mixed commands,
  * roots, shard counts, partitions, tool versions or options, a shard given twice, a shard missing.
  */
-import { resolve } from 'node:path';
+import { basename, dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
+import { realpathSync, statSync } from 'node:fs';
 import { errors, firstUnreadable } from '../errors.js';
 import { checkedItemText, mergeBySeq, openShardFile, parsedItem, type ShardCommand, type ShardFile, type ShardReadOptions, MERGEABLE_COMMANDS } from './format.js';
 import type { ExportShardSummary, HashShardSummary, LineSink, ValidateShardSummary } from './run.js';
@@ -122,6 +123,16 @@ export async function mergeFormatStats(files: readonly ShardFile[]): Promise<For
 }
 
 /** hash: the tree digest of all shards' entries; with `manifest`, also the manifest `hash --manifest` writes. */
+/** The key (root-relative POSIX path) `path` has in the tree at `root`, or null when it lies outside (both taken by their real folders). */
+function keyInTree(root: string, path: string): string | null {
+  try {
+    const rel = relative(realpathSync.native(root), join(realpathSync.native(dirname(resolve(path))), basename(path)));
+    return rel === '' || rel === '..' || rel.startsWith(`..${sep}`) || isAbsolute(rel) ? null : rel.split(sep).join('/');
+  } catch {
+    return null;
+  }
+}
+
 export async function mergeHash(files: readonly ShardFile[], opts: { manifest?: string } = {}): Promise<TreeHash> {
   const { compareUtf8, sortByKey, tagOf, treeDigest } = await import('../formats/digest.js');
   // Sidecars a shard could not decode or paths it could not read: no digest, as the unsharded run
@@ -134,8 +145,18 @@ export async function mergeHash(files: readonly ShardFile[], opts: { manifest?: 
   }
   const entries: TreeEntry[] = [];
   let bytes = 0;
+  // The manifest this merge writes, when it lies in the tree: the shards could not know it, and hashed
+  // the one an earlier merge wrote there (a new digest on every merge of an unchanged tree).
+  const manifestKey = opts.manifest ? keyInTree(files[0].header.root, opts.manifest) : null;
   for (const f of files) {
-    for await (const it of f.items()) entries.push(await parsedItem<TreeEntry>(it));
+    for await (const it of f.items()) {
+      const e = await parsedItem<TreeEntry>(it);
+      if (e.key === manifestKey) {
+        bytes -= statSync(opts.manifest!, { throwIfNoEntry: false })?.size ?? 0;
+        continue;
+      }
+      entries.push(e);
+    }
     bytes += (f.trailer.summary as HashShardSummary).bytes;
   }
   sortByKey(entries);
