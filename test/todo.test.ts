@@ -328,6 +328,19 @@ describe('image identity and stale results', () => {
     }
   });
 
+  it("stale and find name an image of a RAW+JPEG pair whose own file is corrupt (the pair's other image read fine, so the record's category said nothing): it was passed over, exit 0", async (t) => {
+    const root = testDir(t);
+    img(root, 'IMG_1.JPG');
+    img(root, 'IMG_1.CR2');
+    putFile(root, 'IMG_1.CR2.json', JSON.stringify({ face_detection: { success: true, faces: [] }, sidecar_info: { image_path: 'IMG_1.CR2' } }));
+    putFile(root, 'IMG_1.JPG.json', '{"face_detection": {"success": true, "faces": [');
+    for (const args of [['stale', root], ['find', root, '--where', 'faces >= 0'], ['todo', root, '--operation', 'face_detection']]) {
+      const r = await runCli([...args, '--json']);
+      assert.equal(r.code, 1, `${args[0]}: ${r.stdout}${r.stderr}`);
+      assert.deepEqual(JSON.parse(r.stdout).problems.map((p: { image: string; category: string }) => [p.image, p.category]), [[join(root, 'IMG_1.JPG'), 'corrupt']], args[0]);
+    }
+  });
+
   it('re-running one operation on a changed image leaves the others stale, per operation', async (t) => {
     const root = testDir(t);
     const a = img(root, 'a.jpg');

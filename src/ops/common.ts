@@ -59,6 +59,8 @@ export interface ImageSidecars {
    * the target's own record counts (found through it; each with that file, for coverage).
    */
   viaTarget?: { image: ScanImage; sidecar: ScanSidecar }[];
+  /** Judged image by image: the images whose read fails (its own file corrupt, unreadable, encrypted under a key not given), with the read's error. */
+  unread?: { image: ScanImage; code: string; message: string }[];
 }
 
 /**
@@ -123,6 +125,7 @@ export async function imagesWithOwnSidecars(rec: ScanRecord, opts: Options, read
   const vouched = (path: string) => readable.find((s) => s.path === path)?.inspection.format ?? null;
   const entries: { image: ScanImage; sidecar: ScanSidecar }[] = [];
   const viaTarget: { image: ScanImage; sidecar: ScanSidecar }[] = [];
+  const unread: { image: ScanImage; code: string; message: string }[] = [];
   for (const image of rec.images) {
     if (image.broken === true || ownGroupTargetOf(rec, image) !== undefined) continue;
     let path: string | null = null;
@@ -131,8 +134,11 @@ export async function imagesWithOwnSidecars(rec: ScanRecord, opts: Options, read
       // A shared file recording none of the images: whose results these are cannot be told (a
       // digest of what each read gives takes it as it is: `readAsItIs`).
       if (readAsItIs || !r.findings.some((f) => f.code === 'ambiguous')) path = r.path;
-    } catch {
-      continue; // corrupt or unreadable: the record's own findings say so
+    } catch (e) {
+      // Corrupt, unreadable, locked: the image's data is not known (a list command names it).
+      const err = e as { code?: string; message?: string };
+      unread.push({ image, code: typeof err.code === 'string' ? err.code : 'IO', message: String(err.message ?? e) });
+      continue;
     }
     if (path === null) continue;
     const sidecar = readable.find((s) => s.path === path);
@@ -152,7 +158,7 @@ export async function imagesWithOwnSidecars(rec: ScanRecord, opts: Options, read
   }
   // No image reads a file of its own (each read fails, or finds a shared file recording none of
   // them): none is given one; the readable files are left out, as export and datasets say.
-  return { entries, leftOut: readable.filter((s) => !entries.some((t) => t.sidecar === s)), perImage: true, viaTarget };
+  return { entries, leftOut: readable.filter((s) => !entries.some((t) => t.sidecar === s)), perImage: true, viaTarget, unread };
 }
 
 /**
@@ -240,6 +246,11 @@ export class ListProblems {
    * is a problem, as todo says. `stale` and `find` passed them over: "0 stale", exit 0, for a library
    * whose every image had changed, when the key was not given.
    */
+  /** The images of a record judged image by image whose read fails (ImageSidecars.unread). */
+  addUnread(taken: ImageSidecars): void {
+    for (const u of taken.unread ?? []) this.add(u.image.rel, u.code === 'ENCRYPTED' ? 'encrypted' : u.code === 'CORRUPT' ? 'corrupt' : 'unreadable', u.message);
+  }
+
   addUndecided(rec: ScanRecord): boolean {
     if (rec.category !== 'corrupt' && rec.category !== 'unreadable' && rec.category !== 'encrypted') return false;
     const why = rec.findings.find((f) => f.code === 'encrypted' || f.code === 'corrupt' || f.code === 'unreadable')?.message ?? rec.category;

@@ -56,7 +56,10 @@ export async function find(root: string, opts: FindOptions): Promise<FindReport>
       continue;
     }
     // Each image by the sidecar its read takes (a RAW+JPEG pair's own files: common.ts imageSidecars).
-    for (const { image, sidecar: sc } of (await imageSidecars(rec, scanOpts)).entries) {
+    const taken = await imageSidecars(rec, scanOpts);
+    problems.addUnread(taken);
+    report.problemCount = problems.count;
+    for (const { image, sidecar: sc } of taken.entries) {
       if (sc.inspection.summary === undefined) continue;
       report.examined++;
       if (!filter(sc)) continue;

@@ -181,7 +181,7 @@ export async function todo(root: string, opts: TodoOptions): Promise<TodoReport>
         break; // counted above
       default: {
         // corrupt, unreadable, encrypted: the state cannot be told and a save would be refused.
-        const why = rec.findings.find((f) => f.code === 'ambiguous' || f.code === 'corrupt' || f.code === 'unreadable')?.message ?? rec.category;
+        const why = rec.findings.find((f) => f.code === 'ambiguous' || f.code === 'encrypted' || f.code === 'corrupt' || f.code === 'unreadable')?.message ?? rec.category;
         for (const img of own) problem(img.rel, rec.category, why);
       }
     }
@@ -282,7 +282,10 @@ export async function staleSidecars(root: string, opts: StaleOptions = {}): Prom
     }
     // Each image by the sidecar its read takes (a RAW+JPEG pair's own files: common.ts imageSidecars),
     // else the record's sidecar by the image it records.
-    for (const { image, sidecar: eff } of (await imageSidecars(rec, scanOpts)).entries) {
+    const taken = await imageSidecars(rec, scanOpts);
+    problems.addUnread(taken);
+    report.problemCount = problems.count;
+    for (const { image, sidecar: eff } of taken.entries) {
       if (eff.inspection.shape !== 'sidecar') continue;
       const probe = eff.inspection.probe;
       const found = checkRecordIdentity(rec, probe?.image ?? null, () => probe?.imageName ?? null, verifyHash, image);
