@@ -334,6 +334,8 @@ describe('image identity and stale results', () => {
     img(root, 'IMG_1.CR2');
     putFile(root, 'IMG_1.CR2.json', JSON.stringify({ face_detection: { success: true, faces: [] }, sidecar_info: { image_path: 'IMG_1.CR2' } }));
     putFile(root, 'IMG_1.JPG.json', '{"face_detection": {"success": true, "faces": [');
+    // The pipeline's shared stem file makes the two one group (recording the RAW).
+    putFile(root, 'IMG_1.json', JSON.stringify({ yolov8: { success: true, objects: [] }, sidecar_info: { image_path: 'IMG_1.CR2' } }));
     for (const args of [['stale', root], ['find', root, '--where', 'faces >= 0'], ['todo', root, '--operation', 'face_detection']]) {
       const r = await runCli([...args, '--json']);
       assert.equal(r.code, 1, `${args[0]}: ${r.stdout}${r.stderr}`);
