@@ -95,6 +95,16 @@ def _cleanup_message(report: Dict[str, Any]) -> str:
     return "Removed %d orphaned sidecar files" % report.get("removed", 0)
 
 
+def _check_key_variables(key_file: Optional[str]) -> None:
+    """The CLI's rule (``--key-file`` given: the variables are not read): a key variable set but empty
+    is a USAGE error. Taken as no key, a save meant to be encrypted would write plaintext."""
+    if key_file:
+        return
+    for name in ("IMAGE_SIDECAR_KEY_FILE", "IMAGE_SIDECAR_PASSPHRASE"):
+        if os.environ.get(name) == "":
+            raise ImageSidecarError("%s is set but empty: give it a value, or unset it to run without a key" % name, code="USAGE")
+
+
 class ImageSidecarManager:
     """Read, save, validate, convert and clean image sidecars through the image-sidecar CLI.
 
@@ -122,6 +132,9 @@ class ImageSidecarManager:
         persistent: bool = False,
         max_file_size: int = DEFAULT_MAX_FILE_SIZE,
     ) -> None:
+        if key_file is not None and os.fspath(key_file) == "":
+            # As the CLI's --key-file '': an empty path is no key file (it was taken as the working directory).
+            raise ImageSidecarError("key_file needs the path of a key file (got an empty one)", code="USAGE")
         self.key_file: Optional[str] = _abs(key_file) if key_file is not None else None
         located = locate_binary(os.fspath(binary_path) if binary_path is not None else None)
         self._command: Optional[List[str]] = located.command
@@ -205,6 +218,7 @@ class ImageSidecarManager:
             if self._depth == 0 and not self._persistent:
                 return None
             if self._server is None or not self._server.alive:
+                _check_key_variables(self.key_file)  # the server would exit at start: said as the CLI says it
                 old, self._server = self._server, ServerConnection(self._require(), self.timeout, self._key_args())
                 if old is not None:
                     old.close(timeout=1)
@@ -230,10 +244,7 @@ class ImageSidecarManager:
     def _key_signature(self) -> Optional[Tuple[Any, ...]]:
         """What the library's check of the keys depends on (``key_file``, the CLI's key variables and
         the key file as it is), or None when no key is given."""
-        for name in ("IMAGE_SIDECAR_KEY_FILE", "IMAGE_SIDECAR_PASSPHRASE"):
-            if os.environ.get(name) == "":
-                # The CLI's rule: taken as no key, a save meant to be encrypted would write plaintext.
-                raise ImageSidecarError("%s is set but empty: give it a value, or unset it to run without a key" % name, code="USAGE")
+        _check_key_variables(self.key_file)
         env_file = os.environ.get("IMAGE_SIDECAR_KEY_FILE") or None
         passphrase = os.environ.get("IMAGE_SIDECAR_PASSPHRASE") or None
         if not (self.key_file or env_file or passphrase):
@@ -474,7 +485,8 @@ class ImageSidecarManager:
                 detect(rec["image"])
 
         Also ``counts`` (per reason and ``done``), ``problems`` (images that cannot be decided:
-        corrupt, encrypted without a key, several sidecars — never listed), ``problem_count``,
+        corrupt, encrypted without a key, several sidecars, a link no save pairs with
+        (``unpairable``) — never listed), ``problem_count``,
         ``skipped``, ``identity_unknown``, ``scan_complete``. ``verify_hash``: re-hash images whose
         sidecar recorded a sha256. ``image_ext`` / ``config``: extra image extensions, as
         ``--image-ext`` / ``--config`` (the nearest ``.image-sidecar.json`` applies anyway)."""
@@ -485,7 +497,8 @@ class ImageSidecarManager:
         """Sidecars whose image changed (size, mtime, or content with ``verify_hash``) since their
         results were saved — the document of ``image-sidecar stale DIR --json``: ``stale`` (records
         ``{"image", "sidecar", "changes", "operations", "recorded", "current"}``) and ``counts``
-        (``stale``, ``current``, ``unknown``: saved without an image record, never stale)."""
+        (``stale``, ``current``, ``unknown``: saved without an image record, never stale); ``problems``
+        and ``problem_count`` (images whose sidecar cannot be read: not judged)."""
         return self._image_list("stale", directory, {"verifyHash": verify_hash}, image_ext, config)
 
     def find(self, directory: PathLike, where: str, operation_type: Optional[str] = None,
@@ -493,7 +506,8 @@ class ImageSidecarManager:
         """Images whose sidecar matches ``where`` (docs/QUERY.md, e.g. ``"faces >= 3 and quality.grade
         in [A, B]"``) — the document of ``image-sidecar find DIR --where EXPR --json``: ``matches``
         (records with ``image, sidecar, format, size, operations, success, faces, objects,
-        object_classes, embeddings, quality_grade, quality_score``), ``matched``, ``examined``.
+        object_classes, embeddings, quality_grade, quality_score``), ``matched``, ``examined``,
+        ``problems`` and ``problem_count`` (images whose sidecar cannot be read).
         A bad expression raises ``ImageSidecarError`` (code ``USAGE``, the message points at the column)."""
         return self._image_list("find", directory, {"where": where, "operationType": operation_type}, image_ext, config)
 

@@ -235,6 +235,16 @@ class CliModeTest(unittest.TestCase):
                         self.assertEqual(cm.exception.code, "USAGE", "%s local=%s" % (name, local))
                         self.assertIn("%s is set but empty" % name, str(cm.exception))
         self.assertEqual(self.m.read_data(self.lib.bare), before, "nothing saved")
+        # Inside `with`: the same USAGE (the server would exit at start).
+        with mock.patch.dict(os.environ, {"IMAGE_SIDECAR_PASSPHRASE": ""}):
+            with self.assertRaises(ImageSidecarError) as cm:
+                with ImageSidecarManager():
+                    pass
+            self.assertEqual(cm.exception.code, "USAGE")
+        # key_file given: the variables are not read (as the CLI's --key-file); an empty key_file is USAGE.
+        with self.assertRaises(ImageSidecarError) as cm:
+            ImageSidecarManager(key_file="")
+        self.assertEqual(cm.exception.code, "USAGE")
 
     def test_tree_calls(self) -> None:
         report = self.m.validate_sidecars(self.lib.root, workers=2)
