@@ -1,7 +1,7 @@
 /**
  * `merge FILE...`: the shard outputs of one run → what the unsharded command prints (stats,
  * format-stats and hash through the same emit; validate through the same result stream; export
- * as jsonl). Mixed, missing or duplicate shards are refused before anything is written.
+ * as its shards were asked for, json or jsonl). Mixed, missing or duplicate shards are refused before anything is written.
  */
 import { EXIT_CLEAN, EXIT_FINDINGS, errors } from '../errors.js';
 import { exportMessage } from '../messages.js';
@@ -23,7 +23,7 @@ export async function run(ctx: CommandContext): Promise<number> {
   // An option for another command's shards is refused, not ignored: `--manifest` on stats shards
   // wrote nothing, and a manifest left by an earlier run stood for this one.
   if (optString(ctx, 'manifest') !== undefined && command !== 'hash') throw errors.usage(`--manifest is for hash shards; these are ${command} shards`);
-  if (ctx.opts.jsonl === true && command !== 'validate' && command !== 'export') throw errors.usage(`--jsonl is for validate shards (export merges are JSON lines anyway); these are ${command} shards`);
+  if (ctx.opts.jsonl === true && command !== 'validate') throw errors.usage(`--jsonl is for validate shards (an export's shards say json or jsonl themselves: export --format); these are ${command} shards`);
   switch (command) {
     case 'stats': {
       const result = await m.mergeStats(files);

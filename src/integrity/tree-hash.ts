@@ -42,15 +42,6 @@ export interface HashOptions extends Options {
   manifest?: string;
   /** bytes mode: hash every regular file, not only sidecar candidates. */
   allFiles?: boolean;
-  /**
-   * canonical mode: the sidecar each image of a record reads, where the images of one record read
-   * different files (a RAW+JPEG pair whose JPEG has its own `IMG_1.JPG.json` beside the shared
-   * `IMG_1.json`); null: every image its record's effective sidecar. The read's own rule, from the
-   * floor above (ops/hash.ts `perImageSidecarsFor`, which the library's `hashTree` and `verifyTree`
-   * pass): without it both images were digested from the one effective file, and a change to the
-   * JPEG's own file went unseen by `verify`.
-   */
-  perImageSidecars?: (rec: ScanRecord) => Promise<{ image: ScanImage; sidecar: ScanSidecar }[] | null>;
 }
 
 export interface TreeHash {
@@ -107,6 +98,15 @@ export interface ListOptions extends HashOptions {
   runtime?: Runtime;
   /** Fill `TreeListing.unknownKeys` (verify: such keys are neither missing nor changed). */
   unknownKeys?: boolean;
+  /**
+   * canonical mode: the sidecar each image of a record reads, where the images of one record read
+   * different files (a RAW+JPEG pair whose JPEG has its own `IMG_1.JPG.json` beside the shared
+   * `IMG_1.json`); null: every image its record's effective sidecar. The read's own rule, from the
+   * floor above (ops/hash.ts `perImageSidecarsFor`, which the library's `hashTree` and `verifyTree`
+   * pass): without it both images were digested from the one effective file, and a change to the
+   * JPEG's own file went unseen by `verify`.
+   */
+  perImageSidecars?: (rec: ScanRecord) => Promise<{ image: ScanImage; sidecar: ScanSidecar }[] | null>;
 }
 
 const READ_CODES: ReadonlySet<string> = new Set<ErrorCode>(['PERMISSION', 'IO', 'NOT_FOUND', 'NOT_A_DIRECTORY', 'READ_ONLY']);
@@ -154,7 +154,7 @@ function relPosix(root: string, abs: string): string {
 }
 
 /** Hash a tree. With `manifest`, also write the per-file (or per-image) digests there. */
-export async function hashTree(root: string, opts: HashOptions = {}): Promise<TreeHash> {
+export async function hashTree(root: string, opts: HashOptions & Pick<ListOptions, 'perImageSidecars'> = {}): Promise<TreeHash> {
   if (opts.manifest) assertManifestFile(opts.manifest);
   const manifestPath = opts.manifest ? resolve(opts.manifest) : undefined;
   if (manifestPath) assertOutputNotManaged(manifestPath, 'manifest', opts.imageExtensions);

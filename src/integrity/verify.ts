@@ -2,7 +2,7 @@ import { resolve } from 'node:path';
 import { errors, type UnreadablePath } from '../errors.js';
 import { compareUtf8, CANON_VERSION, treeDigest, type KeyedHex } from '../formats/digest.js';
 import { readManifest } from './manifest.js';
-import { listTree, type HashOptions } from './tree-hash.js';
+import { listTree, type HashOptions, type ListOptions } from './tree-hash.js';
 
 export interface VerifyResult {
   /** True when nothing is missing, changed or extra. */
@@ -27,7 +27,7 @@ export interface VerifyResult {
  * canonical, all files or sidecars) comes from the manifest when it records it (JSON object
  * form) and from `opts` otherwise (JSONL form); a contradiction between the two is a usage error.
  */
-export async function verifyTree(root: string, manifestPath: string, opts: HashOptions = {}): Promise<VerifyResult> {
+export async function verifyTree(root: string, manifestPath: string, opts: HashOptions & Pick<ListOptions, 'perImageSidecars'> = {}): Promise<VerifyResult> {
   const manifestAbs = resolve(manifestPath);
   const manifest = await readManifest(manifestAbs);
   let canonical = opts.canonical === true;

@@ -230,7 +230,7 @@ async function encryptionHeaderOf(path: string): Promise<{ keyId: string; descri
   }
 }
 
-/** Canonical data digest of every image's effective sidecar, keyed by image rel path (sorted). */
+/** Canonical data digest of every image's sidecar as its read takes it (ops/hash.ts), keyed by image rel path (sorted). */
 async function canonicalByImage(root: string, opts: ConvertOptions, runtime: Runtime): Promise<Map<string, string>> {
   // A shard leaves symlinked images to their target's record (whose shard checks the data):
   // their target sidecars may belong to another shard, which it never reads.

@@ -4,7 +4,7 @@
  *   format-stats   the same totals
  *   hash           the same tree digest (entries of all shards, sorted, digested once)
  *   validate       one report, results in tree order (problems too)
- *   export         jsonl in tree order, entries copied as raw text
+ *   export         in tree order, entries copied as raw text: one json run's document, or jsonl
  * Refused before anything is written: files that are not complete shard outputs, mixed commands,
  * roots, shard counts, partitions, tool versions or options, a shard given twice, a shard missing.
  */
