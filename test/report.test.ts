@@ -193,6 +193,7 @@ describe('report (library)', () => {
     assert.equal(esc('a\u2066b\u2069c\u200Fd\u061Ce'), 'a\\u2066b\\u2069c\\u200Fd\\u061Ce');
     assert.equal(esc('\u0001\u001b[31m\u007f\u0085<"&\'>'), '\\u0001\\u001B[31m\\u007F\\u0085&lt;&quot;&amp;&#39;&gt;');
     assert.equal(esc('Café 写真 😀 e\u0301'), 'Café 写真 😀 e\u0301', 'letters, marks and emoji stay as they are');
+    assert.equal(esc('a\u00adb\ufeffc\u200bd\u{e0041}e\u180e'), 'a\\u00ADb\\uFEFFc\\u200Bd\\uE0041e\\u180E', 'characters that show nothing are shown');
   });
 
   it('clip keeps both ends and never splits a surrogate pair', () => {
@@ -331,6 +332,9 @@ describe('report size', () => {
     assert.ok(r.bytes <= MAX_REPORT_BYTES, `${r.bytes} bytes`);
     assert.equal(r.shrunk, true);
     assert.equal(r.model.folders!.folders.length + r.model.folders!.others.folders, 5_000);
+    // No worse than the default limits' page: shrunk from what the page holds, not from the limit asked.
+    const normal = renderReport(syntheticInputs(true), DEFAULT_LIMITS);
+    assert.ok(r.model.invalid.shown.length >= Math.min(12, normal.model.invalid.shown.length) / 2, `${r.model.invalid.shown.length} invalid files shown (default limits: ${normal.model.invalid.shown.length})`);
   });
 
   it('shows freshness (stale sidecars) when stats reports image_identity, and says so when it does not', () => {

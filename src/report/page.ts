@@ -4,7 +4,7 @@
  * bytes by six (`"` → `&quot;`): while the page is too big, halve the rows and text and rebuild.
  */
 import { renderReportHtml } from './html.js';
-import { buildReportModel, MAX_REPORT_BYTES, type ReportInputs, type ReportLimits, type ReportModel } from './model.js';
+import { buildReportModel, DEFAULT_LIMITS, MAX_REPORT_BYTES, type ReportInputs, type ReportLimits, type ReportModel } from './model.js';
 
 export interface RenderedReport {
   html: string;
@@ -22,6 +22,14 @@ export function renderReport(inputs: ReportInputs, limits: ReportLimits, maxByte
     const html = renderReportHtml(model);
     const bytes = Buffer.byteLength(html, 'utf8');
     if (bytes <= maxBytes) return { html, bytes, model, shrunk: round > 0 };
+    // Limits asked above the defaults first come down to them, then everything is halved: from
+    // `--max-folders 100000000` on 4,000 folders the halving kept them all while every other list
+    // was cut to a few rows.
+    const capped = capAt(l, DEFAULT_LIMITS);
+    if (capped !== null) {
+      l = capped;
+      continue;
+    }
     const half = (n: number, min: number) => Math.max(min, Math.floor(n / 2));
     const next = {
       folders: half(l.folders, 1),
@@ -38,4 +46,17 @@ export function renderReport(inputs: ReportInputs, limits: ReportLimits, maxByte
     }
     l = next;
   }
+}
+
+/** `l` with each limit above `cap`'s brought down to it; null when none is above. */
+function capAt(l: ReportLimits, cap: ReportLimits): ReportLimits | null {
+  let changed = false;
+  const out = { ...l };
+  for (const k of Object.keys(cap) as (keyof ReportLimits)[]) {
+    if (out[k] > cap[k]) {
+      out[k] = cap[k];
+      changed = true;
+    }
+  }
+  return changed ? out : null;
 }

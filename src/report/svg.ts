@@ -13,7 +13,13 @@ const ESC: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"
  * `.jpg`, the next label reversed with it), and raw control bytes went into the page.
  */
 export const esc = (s: string | number): string =>
-  String(s).replace(/[&<>"'\u0000-\u001f\u007f-\u009f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/g, (c) => ESC[c] ?? `\\u${c.charCodeAt(0).toString(16).toUpperCase().padStart(4, '0')}`);
+  String(s).replace(INVISIBLE_OR_MARKUP, (c) => ESC[c] ?? `\\u${c.codePointAt(0)!.toString(16).toUpperCase().padStart(4, '0')}`);
+
+/**
+ * Markup, controls, the bidirectional marks, overrides and isolates, and the characters that show
+ * nothing (zero widths, soft hyphen, BOM, tags): a name holding them reads as another.
+ */
+const INVISIBLE_OR_MARKUP = /[&<>"'\u0000-\u001f\u007f-\u009f\u00ad\u061c\u180e\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff]|\u{e0000}|[\u{e0001}-\u{e007f}]/gu;
 
 export const fmtInt = (n: number): string => (Number.isInteger(n) ? n.toLocaleString('en-US') : String(n));
 export const pct = (part: number, whole: number): string => (whole === 0 ? '–' : `${((part / whole) * 100).toFixed(1)} %`);
