@@ -210,11 +210,19 @@ function shardWriter(begin: string): FormatWriter {
   };
 }
 
+/** The json document's text around its entries (merge writes a json export's shards with it too). */
+export const JSON_DOCUMENT = {
+  begin: (root: string) => `{\n  "exported_at": null,\n  "source_directory": ${JSON.stringify(root)},\n  "sidecars": [`,
+  /** Before entry number `i` (from 0). */
+  before: (i: number) => (i === 0 ? '\n    ' : ',\n    '),
+  end: (count: number) => `${count > 0 ? '\n  ' : ''}],\n  "total_sidecars": ${count}\n}\n`,
+};
+
 const WRITERS: Record<ExportFormat, FormatWriter> = {
   json: {
-    begin: (root) => `{\n  "exported_at": null,\n  "source_directory": ${JSON.stringify(root)},\n  "sidecars": [`,
-    entry: (image, _rec, sc, first) => entryJson(image, sc, first ? '\n    ' : ',\n    ', ''),
-    end: (count) => `${count > 0 ? '\n  ' : ''}],\n  "total_sidecars": ${count}\n}\n`,
+    begin: (root) => JSON_DOCUMENT.begin(root),
+    entry: (image, _rec, sc, first) => entryJson(image, sc, JSON_DOCUMENT.before(first ? 0 : 1), ''),
+    end: (count) => JSON_DOCUMENT.end(count),
   },
   jsonl: {
     begin: () => '',

@@ -218,21 +218,22 @@ export async function mergeValidate(files: readonly ShardFile[], onResult: (r: o
  */
 export async function mergeExport(files: readonly ShardFile[], out: LineSink): Promise<ExportShardSummary> {
   const json = files[0].header.options.format === 'json';
+  const { JSON_DOCUMENT } = await import('../ops/export.js');
   const put = async (text: string) => {
     const w = out.write(text);
     if (w) await w;
   };
-  if (json) await put(`{\n  "exported_at": null,\n  "source_directory": ${JSON.stringify(files[0].header.root)},\n  "sidecars": [`);
+  if (json) await put(JSON_DOCUMENT.begin(files[0].header.root));
   let count = 0;
   for await (const it of mergeBySeq(files)) {
-    await put(json ? (count === 0 ? '\n    ' : ',\n    ') : '');
+    if (json) await put(JSON_DOCUMENT.before(count));
     count++;
     // Copied as text (numbers keep their type); one held as text is checked to parse first.
     if (it.raw !== null) await put(await checkedItemText(it));
     else for await (const piece of it.pieces()) await put(piece);
     if (!json) await put('\n');
   }
-  if (json) await put(`${count > 0 ? '\n  ' : ''}],\n  "total_sidecars": ${count}\n}\n`);
+  if (json) await put(JSON_DOCUMENT.end(count));
   const parts = files.map((f) => f.trailer.summary as ExportShardSummary);
   return {
     exported: parts.reduce((n, p) => n + p.exported, 0),
