@@ -31,7 +31,7 @@ import { randomBytes } from 'node:crypto';
 import { errors, isSidecarError, isWrongKey, type ErrorCode } from '../errors.js';
 import { decodeSidecar } from '../formats/codec.js';
 import { isEncryptedBin } from '../formats/encrypted-bin.js';
-import { readFileLimitedSync } from '../fs/read-file.js';
+import { DEFAULT_MAX_FILE_SIZE, readFileLimitedSync } from '../fs/read-file.js';
 import { acquireSidecarLockSync, type HeldLock } from '../fs/lock.js';
 import { hostMark, processState, removeStaleTempFiles } from '../fs/temp-files.js';
 import { fsyncDirs } from '../fs/dir-sync.js';
@@ -278,7 +278,7 @@ function imageUnit(mode: TransferMode, source: string, dest: Destination, folder
   // Images of the destination with the new stem share its stem-form files.
   // (An image named exactly the new stem, `IMG_1.jpg` for `IMG_1.jpg.png`, claims those files by its name-ext form.)
   // The image itself, renamed in its folder, leaves; copied there (`cp IMG_1.jpg IMG_1.png`) it stays, and
-  // shares them: the copy takes its results in the name-ext form (it was copied without any).
+  // shares them: the copy takes its results in the name-ext form, its own.
   const sharers = stemClaimants(folder, newStem, exts).filter(
     (n) => n !== nfc(newName) && !(mode === 'move' && path.dirname(source) === dest.dir && n === nfc(name)),
   );
@@ -293,7 +293,7 @@ function imageUnit(mode: TransferMode, source: string, dest: Destination, folder
       if (whose > 0) continue; // another image's file: it stays
       if (whose < 0) {
         // Whose it is cannot be read without its key: said so, not that it names no image.
-        if (lockedWithoutKey(c.path, opts)) throw errors.conflict(`${path.basename(c.path)} is shared with ${siblings.join(', ')} and encrypted under a key not given: give its key (--key-file) to tell whose it is`, [c.path]);
+        if (lockedWithoutKey(c.path, opts)) throw errors.conflict(`${path.basename(c.path)} is shared with ${siblings.join(', ')} and encrypted under a key not given (or a wrong one): give its key (--key-file) to tell whose it is`, [c.path]);
         throw errors.conflict(`${path.basename(c.path)} is shared with ${siblings.join(', ')} and names none of them: save this image's own sidecar first`, [c.path]);
       }
     }
@@ -364,7 +364,7 @@ function loneUnit(source: string, dest: Destination, folder: FolderNames, exts: 
   const newBase = nfc(newName.slice(0, newName.lastIndexOf('.')));
   const claimants = stemClaimants(folder, newBase, exts);
   if (claimants.length > 0) {
-    if (lockedWithoutKey(source, opts)) throw errors.conflict(`${newName} would pair there with ${claimants.join(', ')}, and it is encrypted under a key not given: give its key (--key-file) to tell whose it is`, [source]);
+    if (lockedWithoutKey(source, opts)) throw errors.conflict(`${newName} would pair there with ${claimants.join(', ')}, and it is encrypted under a key not given (or a wrong one): give its key (--key-file) to tell whose it is`, [source]);
     // Whose it would be there: the image its record names among them (a RAW+JPEG pair's shared file
     // recording the JPEG), else every one of them.
     const named = recordOf(source, opts);
@@ -416,7 +416,7 @@ function recordOf(p: string, opts: TransferOptions): string | null | undefined {
 /** An encrypted sidecar the run has no key for (a wrong key included). */
 function lockedWithoutKey(p: string, opts: TransferOptions): boolean {
   try {
-    const bytes = readFileLimitedSync(p, 64 * 1024 * 1024);
+    const bytes = readFileLimitedSync(p, DEFAULT_MAX_FILE_SIZE);
     if (!isEncryptedBin(bytes)) return false;
     decodeSidecar(bytes, { path: p, keyring: opts.keyring });
     return false;
@@ -484,7 +484,7 @@ function actUnit(mode: TransferMode, unit: TransferUnit, copyAlready: boolean, o
       before.set(c.path, st);
     }
     // The journal names them before anything is placed: a kill then leaves files the recovery
-    // knows as the unit's, not a save at the source made since (it said "saved to both", for good).
+    // knows as the unit's, not as a save at the source made since (which makes it stop: "saved to both").
     if (unit.files.length > filesPlanned) unitGrew?.();
     let copied = copyAlready || mode === 'copy';
     const made: Placed[] = [];
@@ -1013,7 +1013,7 @@ function recoverUnit(mode: TransferMode, unit: TransferUnit, opts: TransferOptio
   } else if (!landed) {
     // Back: the sidecar names the run added before its image arrived. One that is no longer a
     // second name of the source's file (saved to at the source since: a new file there) is an older
-    // copy: left, and said (it was left unsaid, and the next mv refused it as another image's).
+    // copy: left, and said (the next mv into the folder takes it for another image's).
     const older: string[] = [];
     for (const f of unit.files) {
       if (f.role !== 'sidecar' || !exists(f.to)) continue;

@@ -232,7 +232,7 @@ async function* readItems(path: string, identity: FileIdentity, expected: number
         }
         n++;
         // An item is an object and its line ends with the item line's `}`: a line cut short, or an
-        // item that is no object (`"item":null`), is the file's damage, named (it was merged as it was).
+        // item that is no object (`"item":null`), is the file's damage, named, never merged.
         const last = line.tooLong ? null : line.text[line.text.length - 1];
         if (last !== null && last !== '}') throw errors.notShardOutput(path, `line ${line.lineNo} is an item line cut short or damaged (it does not end with "}")`);
         if (start[m[0].length] !== '{') throw errors.notShardOutput(path, `line ${line.lineNo} holds an item that is not an object`);
