@@ -664,3 +664,16 @@ test('merge --manifest inside the tree leaves that manifest out of the digest, a
   assert.equal(digests[0], digests[1]);
   assert.deepEqual(await verifyTree(root, manifest), { ok: true, missing: [], changed: [], extra: [], checked: plain.files });
 });
+
+test('merge refuses a stats or format-stats shard whose end line counts items (those shards write none)', async (t) => {
+  const root = testDir(t);
+  putFile(root, 'p/IMG_0.jpg', FAKE_JPEG);
+  putFile(root, 'p/IMG_0.json', JSON.stringify(sidecarData('IMG_0.jpg', 1, 4)));
+  const out = testDir(t, 'isc-shard-out-');
+  for (const [name, run] of [['stats', statsShard], ['format-stats', formatStatsShard]] as const) {
+    const paths = await writeShards(join(out, name), 2, (i, p) => viaCollect((c) => run(root, { ...ENGINE, shard: { index: i, count: 2 } }, c))(i, p));
+    const text = readFileSync(paths[0], 'utf8');
+    writeFileSync(paths[0], text.replace(/\{"end":true,"items":0,/, '{"end":true,"items":5,'));
+    await assert.rejects(mergeShards(paths), (e: unknown) => isSidecarError(e) && e.code === 'USAGE' && /counts 5 items, and a (stats|format-stats) shard writes none/.test(e.message), name);
+  }
+});

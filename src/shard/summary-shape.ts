@@ -134,6 +134,8 @@ function departure(v: unknown, shape: Shape, at: string): string | null {
 /** Why a shard's end line cannot be merged (`items` and the summary of its command), or null. */
 export function endLineDeparture(command: ShardCommand | 'export-dataset', trailer: { items?: unknown; summary?: unknown }): string | null {
   if (!Number.isSafeInteger(trailer.items) || (trailer.items as number) < 0) return `its end line's item count is ${JSON.stringify(trailer.items) ?? 'missing'}, not a count`;
+  // stats and format-stats write no item line: their end line says 0.
+  if ((command === 'stats' || command === 'format-stats') && trailer.items !== 0) return `its end line counts ${String(trailer.items)} items, and a ${command} shard writes none`;
   const d = departure(trailer.summary, SHAPES[command], 'summary');
   if (d !== null) return d;
   // The counts a writer takes from its items (an export's images are its lines).
