@@ -665,7 +665,7 @@ test('merge --manifest inside the tree leaves that manifest out of the digest, a
   assert.deepEqual(await verifyTree(root, manifest), { ok: true, missing: [], changed: [], extra: [], checked: plain.files });
 });
 
-test('merge refuses a stats or format-stats shard whose end line counts items (those shards write none)', async (t) => {
+test('merge refuses a stats or format-stats shard whose end line counts items (those shards write none), and a stats summary naming another root than its header', async (t) => {
   const root = testDir(t);
   putFile(root, 'p/IMG_0.jpg', FAKE_JPEG);
   putFile(root, 'p/IMG_0.json', JSON.stringify(sidecarData('IMG_0.jpg', 1, 4)));
@@ -675,5 +675,11 @@ test('merge refuses a stats or format-stats shard whose end line counts items (t
     const text = readFileSync(paths[0], 'utf8');
     writeFileSync(paths[0], text.replace(/\{"end":true,"items":0,/, '{"end":true,"items":5,'));
     await assert.rejects(mergeShards(paths), (e: unknown) => isSidecarError(e) && e.code === 'USAGE' && /counts 5 items, and a (stats|format-stats) shard writes none/.test(e.message), name);
+    if (name === 'stats') {
+      // A summary naming another root than its header's (the merged report's directory came from it).
+      const at = text.lastIndexOf(`"root":${JSON.stringify(root)}`); // the summary's (the header's comes first)
+      writeFileSync(paths[0], `${text.slice(0, at)}"root":"/elsewhere"${text.slice(at + `"root":${JSON.stringify(root)}`.length)}`);
+      await assert.rejects(mergeShards(paths), (e: unknown) => isSidecarError(e) && e.code === 'USAGE' && /its summary's root "\/elsewhere" is not its header's/.test(e.message));
+    }
   }
 });

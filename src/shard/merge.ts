@@ -35,6 +35,9 @@ export async function openShards(paths: readonly string[], opts: ShardReadOption
   for (const f of files) {
     const why = endLineDeparture(dataset ? 'export-dataset' : command, f.trailer);
     if (why !== null) throw errors.notShardOutput(f.path, why);
+    // A stats summary names its root (the merged report's `directory`): the header's.
+    const root = (f.trailer.summary as { root?: unknown }).root;
+    if (command === 'stats' && root !== f.header.root) throw errors.notShardOutput(f.path, `its summary's root ${JSON.stringify(root)} is not its header's ${JSON.stringify(f.header.root)}`);
   }
   // Validate results and export lines stream to the output as they are merged (standard output
   // too): every shard's items are read once first (count, order, each line an item), so a shard
