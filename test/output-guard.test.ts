@@ -213,6 +213,8 @@ test('-o naming another file the command is given (its key file, manifest, confi
   fs.writeFileSync(schema, '{"type":"object"}');
   fs.symlinkSync(key, path.join(files, 'key-link'));
   fs.symlinkSync('.', path.join(files, 'here'));
+  fs.mkdirSync(path.join(root, 'elsewhere/deeper'), { recursive: true });
+  fs.symlinkSync(path.join(root, 'elsewhere/deeper'), path.join(files, 'deep-link'));
   fs.copyFileSync(key, path.join(files, 'faces.jsonl'));
   fs.writeFileSync(path.join(files, 'list.txt'), `${path.join(lib, 'IMG_0.json')}\n`);
   const before = snapshot(files);
@@ -233,6 +235,8 @@ test('-o naming another file the command is given (its key file, manifest, confi
     // A file not made yet, named through a folder link: the same place.
     [['hash', lib, '--manifest', path.join(files, 'later.json'), '-o', path.join(files, 'here/later.json')], /it is also the --manifest file, which the command writes too/],
     [['validate-json', '-i', path.join(files, 'list.txt'), '-o', path.join(files, 'list.txt')], /it is also the -i file/],
+    // `..` after a folder link: the output is written where the text says (path.resolve), the key file is there.
+    [['export', lib, '--key-file', key, '-f', 'csv', '-o', `${files}/deep-link/../k.key`], /it is also the --key-file file/],
   ];
   for (const [args, says, env] of cases) {
     const r = await runCli(args, env ? { env } : {});

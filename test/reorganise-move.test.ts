@@ -505,6 +505,22 @@ test('mv: the names a unit takes back after its lock was lost are only its own: 
   }
 });
 
+test('mv: a link moved in the same run as its target given through a folder link leads to the target where it landed (it was left broken)', async () => {
+  const root = makeTree({ 'a/IMG.jpg': bytes(300, 1), b: { dir: true } });
+  try {
+    fs.symlinkSync('a', join(root, 's'));
+    fs.symlinkSync('IMG.jpg', join(root, 'a/L.jpg'));
+    fs.symlinkSync(join(root, 'a/IMG.jpg'), join(root, 'a/ABS.jpg'));
+    const r = await moveImages([join(root, 's/IMG.jpg'), join(root, 'a/L.jpg'), join(root, 'a/ABS.jpg')], join(root, 'b'));
+    assert.deepEqual([r.done, r.problems.length], [3, 0], JSON.stringify(r.problems));
+    for (const l of ['L.jpg', 'ABS.jpg']) {
+      assert.equal(fs.realpathSync(join(root, 'b', l)), fs.realpathSync(join(root, 'b/IMG.jpg')), `${l} -> ${fs.readlinkSync(join(root, 'b', l))}`);
+    }
+  } finally {
+    removeTree(root);
+  }
+});
+
 test('mv: names in another Unicode normalisation (NFD from macOS) pair and move; the destination checks names in NFC', async () => {
   const nfd = 'E\u0301quipe.jpg';
   const root = makeTree({ [`a/${nfd}`]: bytes(300, 1), 'b/\u00c9quipe.json': 'taken (NFC spelling)', c: { dir: true } });

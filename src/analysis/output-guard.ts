@@ -184,10 +184,13 @@ export function sameFile(a: string, b: string): boolean {
  * Throw USAGE when the output `output` is one of the files the command is also given (`given`: [how
  * it was given, its path]): `export --key-file k -o k` replaced the key with the CSV (every file
  * encrypted under it lost), `hash --manifest k --key-file k` the key with the manifest, `verify
- * --manifest m -o m` the baseline. `writes`: the given files the command writes too (else it reads them).
+ * --manifest m -o m` the baseline. `writes`: the given files the command writes too (else it reads
+ * them); those are given as their writer takes them (`resolve`d), the others as the command reads them.
  */
 export function assertNotGivenFile(output: string, what: string, given: readonly (readonly [string, string])[], writes: ReadonlySet<string> = new Set()): void {
+  // The output as its writer takes it: its `..` as text (path.resolve), as every output is opened.
+  const out = resolve(output);
   for (const [how, path] of given) {
-    if (sameFile(output, path)) throw errors.usage(`refusing to write the ${what} to ${resolve(output)}: it is also the ${how} file, which the command ${writes.has(how) ? 'writes too' : 'reads'} (choose another name)`);
+    if (sameFile(out, path)) throw errors.usage(`refusing to write the ${what} to ${resolve(output)}: it is also the ${how} file, which the command ${writes.has(how) ? 'writes too' : 'reads'} (choose another name)`);
   }
 }

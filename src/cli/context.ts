@@ -175,8 +175,9 @@ async function assertOutputsNotGivenFiles(ctx: CommandContext, output: string | 
   }
   const { assertNotGivenFile } = await import('../analysis/output-guard.js');
   for (const [what, path] of outputs) {
-    const others = given.filter(([flag]) => !(what === 'manifest' && flag === '--manifest'));
-    if (what !== 'output' && output !== null) others.push(['-o', output]);
+    // An output among the others is taken as its writer takes it (its `..` as text).
+    const others = given.filter(([flag]) => !(what === 'manifest' && flag === '--manifest')).map(([flag, p]): [string, string] => [flag, flag === '--manifest' && writesManifest ? resolve(p) : p]);
+    if (what !== 'output' && output !== null) others.push(['-o', resolve(output)]);
     assertNotGivenFile(path, what, others, new Set(writesManifest ? ['--manifest', '-o'] : ['-o']));
   }
 }

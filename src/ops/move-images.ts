@@ -154,7 +154,8 @@ export async function transferImages(mode: TransferMode, sources: readonly strin
   for (const unit of [...plan.filter((u) => !linkUnits.has(u)), ...linksAfterTheirTargets([...linkUnits])]) {
     try {
       const r = actUnit(mode, unit, deviceCopy, opts, landedAt, () => saveJournal(journal, mode, plan));
-      for (const f of unit.files) if (f.role === 'image') landedAt.set(f.from, f.to);
+      // By the path as given and by its real one (a link's text names it through its real folders).
+      for (const f of unit.files) if (f.role === 'image') landedAt.set(f.from, f.to).set(realFolderOf(f.from), f.to);
       deviceCopy ||= r.copied;
       report.done++;
       report.problems.push(...r.leftAtSource);
@@ -745,7 +746,7 @@ function linksAfterTheirTargets(units: TransferUnit[]): TransferUnit[] {
   const out: TransferUnit[] = [];
   let pending = units;
   while (pending.length > 0) {
-    const waiting = new Set(pending.map(imageOf));
+    const waiting = new Set(pending.flatMap((u) => [imageOf(u), realFolderOf(imageOf(u))]));
     const ready = pending.filter((u) => !targetsOf(u).some((t) => waiting.has(t)));
     if (ready.length === 0) return [...out, ...pending]; // a loop of links: as given
     out.push(...ready);
