@@ -171,11 +171,7 @@ export function sameFile(a: string, b: string): boolean {
   if (ia !== null || ib !== null) return ia === ib;
   const place = (p: string) => {
     const abs = resolve(p);
-    try {
-      return join(realpathSync.native(dirname(abs)), basename(abs));
-    } catch {
-      return abs;
-    }
+    return join(realOrSelf(dirname(abs)), basename(abs));
   };
   return place(a) === place(b);
 }

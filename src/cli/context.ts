@@ -152,22 +152,23 @@ const WRITES_MANIFEST = new Set(['hash', 'merge']);
  * `--index`, a list given with `-i`, or its other output (output-guard.ts assertNotGivenFile).
  */
 async function assertOutputsNotGivenFiles(ctx: CommandContext, output: string | null): Promise<void> {
+  // keygen's -o is the key it makes (and never replaces one).
+  const readsKeys = ctx.command !== 'keygen';
+  const manifest = ctx.opts.manifest;
+  const writesManifest = WRITES_MANIFEST.has(ctx.command) && typeof manifest === 'string' && manifest !== '';
   const given: [string, string][] = [];
   for (const [key, flag] of FILE_OPTIONS) {
     const v = ctx.opts[key];
-    if (typeof v === 'string' && v !== '' && !isStdoutName(v)) given.push([flag, v]);
+    if (typeof v !== 'string' || v === '' || isStdoutName(v) || (flag === '--key-file' && !readsKeys)) continue;
+    // An output among them is taken as its writer takes it (its `..` as text).
+    given.push([flag, flag === '--manifest' && writesManifest ? resolve(v) : v]);
   }
-  // keygen's -o is the key it makes (and never replaces one).
-  const readsKeys = ctx.command !== 'keygen';
-  if (!readsKeys) for (let i = given.length - 1; i >= 0; i--) if (given[i][0] === '--key-file') given.splice(i, 1);
   const envKey = ctx.io.env.IMAGE_SIDECAR_KEY_FILE;
   if (readsKeys && typeof ctx.opts.keyFile !== 'string' && envKey) given.push(['IMAGE_SIDECAR_KEY_FILE', envKey]);
   const input = typeof ctx.opts.input === 'string' ? ctx.opts.input : ctx.arg;
   if (input !== undefined && statSync(input, { throwIfNoEntry: false })?.isFile() === true) given.push([ctx.opts.input !== undefined ? '-i' : 'input', input]);
   const outputs: [string, string][] = [];
   if (output !== null) outputs.push(['output', output]);
-  const manifest = ctx.opts.manifest;
-  const writesManifest = WRITES_MANIFEST.has(ctx.command) && typeof manifest === 'string' && manifest !== '';
   if (writesManifest) outputs.push(['manifest', manifest as string]);
   if (output !== null && ctx.command === 'export' && ctx.opts.format === 'embeddings') {
     const { embeddingRowsPath } = await import('../ops/datasets.js');
@@ -175,8 +176,7 @@ async function assertOutputsNotGivenFiles(ctx: CommandContext, output: string | 
   }
   const { assertNotGivenFile } = await import('../analysis/output-guard.js');
   for (const [what, path] of outputs) {
-    // An output among the others is taken as its writer takes it (its `..` as text).
-    const others = given.filter(([flag]) => !(what === 'manifest' && flag === '--manifest')).map(([flag, p]): [string, string] => [flag, flag === '--manifest' && writesManifest ? resolve(p) : p]);
+    const others = given.filter(([flag]) => !(what === 'manifest' && flag === '--manifest'));
     if (what !== 'output' && output !== null) others.push(['-o', resolve(output)]);
     assertNotGivenFile(path, what, others, new Set(writesManifest ? ['--manifest', '-o'] : ['-o']));
   }

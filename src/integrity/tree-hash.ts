@@ -203,11 +203,22 @@ function wantsFile(name: string, allFiles: boolean): boolean {
  * was hashed into the tree otherwise: a new digest on every run of an unchanged tree.
  */
 function asWalked(root: string, p: string): string {
+  const rel = relInTree(root, p);
+  return rel === null ? p : join(root, rel);
+}
+
+/**
+ * `p` relative to the tree at `root` (platform separators), both taken by their real folders (a
+ * folder link or `..` names the same place another way); null when it lies outside, is the root,
+ * or a folder on the way cannot be reached.
+ */
+export function relInTree(root: string, p: string): string | null {
   try {
-    const rel = relative(realpathSync.native(root), join(realpathSync.native(dirname(p)), basename(p)));
-    return rel !== '' && !rel.startsWith(`..${sep}`) && rel !== '..' && !isAbsolute(rel) ? join(root, rel) : p;
+    const abs = resolve(p);
+    const rel = relative(realpathSync.native(root), join(realpathSync.native(dirname(abs)), basename(abs)));
+    return rel === '' || rel === '..' || rel.startsWith(`..${sep}`) || isAbsolute(rel) ? null : rel;
   } catch {
-    return p;
+    return null;
   }
 }
 

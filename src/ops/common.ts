@@ -246,9 +246,15 @@ export class ListProblems {
    * is a problem, as todo says. `stale` and `find` passed them over: "0 stale", exit 0, for a library
    * whose every image had changed, when the key was not given.
    */
-  /** The images of a record judged image by image whose read fails (ImageSidecars.unread). */
-  addUnread(taken: ImageSidecars): void {
+  /**
+   * The images of a record with the sidecar each reads (imageSidecars), for stale and find; null when
+   * the record's data cannot be read (`addUndecided`). An image whose own read fails is named too.
+   */
+  async judged(rec: ScanRecord, opts: Options): Promise<ImageSidecars['entries'] | null> {
+    if (this.addUndecided(rec)) return null;
+    const taken = await imageSidecars(rec, opts);
     for (const u of taken.unread ?? []) this.add(u.image.rel, u.code === 'ENCRYPTED' ? 'encrypted' : u.code === 'CORRUPT' ? 'corrupt' : 'unreadable', u.message);
+    return taken.entries;
   }
 
   addUndecided(rec: ScanRecord): boolean {

@@ -10,7 +10,7 @@ import { scan } from './scan.js';
 import { type ScanSummary } from '../scan/records.js';
 import { errors } from '../errors.js';
 import type { Options, SidecarFormat } from '../types.js';
-import { imageSidecars, ListProblems, ownGroupTargetOf, sidecarFilter, type ListProblem } from './common.js';
+import { ListProblems, ownGroupTargetOf, sidecarFilter, type ListProblem } from './common.js';
 import type { SidecarSummary } from '../model/summary.js';
 
 export interface FindOptions extends Options {
@@ -51,15 +51,10 @@ export async function find(root: string, opts: FindOptions): Promise<FindReport>
   if (!onEntry) report.entries = [];
   for await (const rec of session) {
     if (rec.images.length === 0) continue;
-    if (problems.addUndecided(rec)) {
-      report.problemCount = problems.count;
-      continue;
-    }
     // Each image by the sidecar its read takes (a RAW+JPEG pair's own files: common.ts imageSidecars).
-    const taken = await imageSidecars(rec, scanOpts);
-    problems.addUnread(taken);
-    report.problemCount = problems.count;
-    for (const { image, sidecar: sc } of taken.entries) {
+    const entries = await problems.judged(rec, scanOpts);
+    if (entries === null) continue;
+    for (const { image, sidecar: sc } of entries) {
       if (sc.inspection.summary === undefined) continue;
       report.examined++;
       if (!filter(sc)) continue;
@@ -72,5 +67,6 @@ export async function find(root: string, opts: FindOptions): Promise<FindReport>
       }
     }
   }
+  report.problemCount = problems.count;
   return report;
 }

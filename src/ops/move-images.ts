@@ -365,10 +365,10 @@ function loneUnit(source: string, dest: Destination, folder: FolderNames, exts: 
   const newBase = nfc(newName.slice(0, newName.lastIndexOf('.')));
   const claimants = stemClaimants(folder, newBase, exts);
   if (claimants.length > 0) {
-    if (lockedWithoutKey(source, opts)) throw errors.conflict(`${newName} would pair there with ${claimants.join(', ')}, and it is encrypted under a key not given (or a wrong one): give its key (--key-file) to tell whose it is`, [source]);
     // Whose it would be there: the image its record names among them (a RAW+JPEG pair's shared file
-    // recording the JPEG), else every one of them.
+    // recording the JPEG), else every one of them. A record not read may be one locked from us.
     const named = recordOf(source, opts);
+    if (named === undefined && lockedWithoutKey(source, opts)) throw errors.conflict(`${newName} would pair there with ${claimants.join(', ')}, and it is encrypted under a key not given (or a wrong one): give its key (--key-file) to tell whose it is`, [source]);
     const at = named != null ? imageNamedBy(named, claimants) : -1;
     if (named != null && at < 0) throw errors.conflict(`${newName} would pair there with ${claimants.join(', ')}, but it records ${named}`, [path.join(dest.dir, claimants[0])]);
     for (const image of at >= 0 ? [claimants[at]] : claimants) {

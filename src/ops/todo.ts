@@ -27,7 +27,7 @@ import { type ScanImage, type ScanRecord, type ScanSummary } from '../scan/recor
 import { normalizeOperationName } from '../analysis/operations.js';
 import { checkImageIdentity, identityJson, type IdentityCheck } from '../analysis/image-identity.js';
 import type { JsonObject, Options } from '../types.js';
-import { imageSidecars, ListProblems, recordedImageOf, type ListProblem } from './common.js';
+import { ListProblems, recordedImageOf, type ListProblem } from './common.js';
 import { readSidecarDetailed } from './read.js';
 import { probeSidecar } from '../analysis/summary.js';
 import type { ImageRecord, SidecarProbe } from '../model/summary.js';
@@ -146,10 +146,7 @@ export async function todo(root: string, opts: TodoOptions): Promise<TodoReport>
   };
   const problems = new ListProblems();
   report.problems = problems.problems;
-  const problem = (rel: string, category: string, message: string) => {
-    problems.add(rel, category, message);
-    report.problemCount = problems.count;
-  };
+  const problem = (rel: string, category: string, message: string) => problems.add(rel, category, message);
 
   const exts = imageExtensionSet(scanOpts.imageExtensions);
   for await (const rec of session) {
@@ -186,6 +183,7 @@ export async function todo(root: string, opts: TodoOptions): Promise<TodoReport>
       }
     }
   }
+  report.problemCount = problems.count;
   return report;
 
   /** One image's entry from its sidecar's probe (undefined: none; a problem: the reason it cannot be told). */
@@ -276,16 +274,11 @@ export async function staleSidecars(root: string, opts: StaleOptions = {}): Prom
   if (!onEntry) report.entries = [];
   for await (const rec of session) {
     if (rec.images.length === 0) continue;
-    if (problems.addUndecided(rec)) {
-      report.problemCount = problems.count;
-      continue;
-    }
     // Each image by the sidecar its read takes (a RAW+JPEG pair's own files: common.ts imageSidecars),
     // else the record's sidecar by the image it records.
-    const taken = await imageSidecars(rec, scanOpts);
-    problems.addUnread(taken);
-    report.problemCount = problems.count;
-    for (const { image, sidecar: eff } of taken.entries) {
+    const entries = await problems.judged(rec, scanOpts);
+    if (entries === null) continue;
+    for (const { image, sidecar: eff } of entries) {
       if (eff.inspection.shape !== 'sidecar') continue;
       const probe = eff.inspection.probe;
       const found = checkRecordIdentity(rec, probe?.image ?? null, () => probe?.imageName ?? null, verifyHash, image);
@@ -309,5 +302,6 @@ export async function staleSidecars(root: string, opts: StaleOptions = {}): Prom
       else report.entries!.push(entry);
     }
   }
+  report.problemCount = problems.count;
   return report;
 }

@@ -8,8 +8,8 @@
  * Refused before anything is written: files that are not complete shard outputs, mixed commands,
  * roots, shard counts, partitions, tool versions or options, a shard given twice, a shard missing.
  */
-import { basename, dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
-import { realpathSync, statSync } from 'node:fs';
+import { resolve, sep } from 'node:path';
+import { statSync } from 'node:fs';
 import { errors, firstUnreadable } from '../errors.js';
 import { checkedItemText, mergeBySeq, openShardFile, parsedItem, type ShardCommand, type ShardFile, type ShardReadOptions, MERGEABLE_COMMANDS } from './format.js';
 import type { ExportShardSummary, HashShardSummary, LineSink, ValidateShardSummary } from './run.js';
@@ -126,16 +126,6 @@ export async function mergeFormatStats(files: readonly ShardFile[]): Promise<For
 }
 
 /** hash: the tree digest of all shards' entries; with `manifest`, also the manifest `hash --manifest` writes. */
-/** The key (root-relative POSIX path) `path` has in the tree at `root`, or null when it lies outside (both taken by their real folders). */
-function keyInTree(root: string, path: string): string | null {
-  try {
-    const rel = relative(realpathSync.native(root), join(realpathSync.native(dirname(resolve(path))), basename(path)));
-    return rel === '' || rel === '..' || rel.startsWith(`..${sep}`) || isAbsolute(rel) ? null : rel.split(sep).join('/');
-  } catch {
-    return null;
-  }
-}
-
 export async function mergeHash(files: readonly ShardFile[], opts: { manifest?: string } = {}): Promise<TreeHash> {
   const { compareUtf8, sortByKey, tagOf, treeDigest } = await import('../formats/digest.js');
   // Sidecars a shard could not decode or paths it could not read: no digest, as the unsharded run
@@ -150,7 +140,9 @@ export async function mergeHash(files: readonly ShardFile[], opts: { manifest?: 
   let bytes = 0;
   // The manifest this merge writes, when it lies in the tree: the shards could not know it, and hashed
   // the one an earlier merge wrote there (a new digest on every merge of an unchanged tree).
-  const manifestKey = opts.manifest ? keyInTree(files[0].header.root, opts.manifest) : null;
+  const { relInTree } = await import('../integrity/tree-hash.js');
+  const manifestRel = opts.manifest ? relInTree(files[0].header.root, opts.manifest) : null;
+  const manifestKey = manifestRel === null ? null : manifestRel.split(sep).join('/');
   for (const f of files) {
     for await (const it of f.items()) {
       const e = await parsedItem<TreeEntry>(it);
