@@ -5,7 +5,8 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { encodeSidecar } from '../src/formats/codec.js';
 import { isEncryptedBin } from '../src/formats/encrypted-bin.js';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
+import { createInterface } from 'node:readline';
 import { CLI_PATH, runCli } from './helpers/cli.js';
 import { FAKE_JPEG, putFile, sidecarData, testDir } from './helpers/tree.js';
 
@@ -227,5 +228,55 @@ describe('CLI encryption', () => {
     assert.equal(read.result.face_detection.score, 0.22490839660167694);
     assert.ok(isEncryptedBin(fs.readFileSync(join(root, 'IMG_9.bin'))));
     assert.deepEqual(secretsIn(r.stdout + r.stderr, key), []);
+  });
+
+  it('serve --stdio outlives a key rotation (rekey, then the new key file renamed over the old): its saves are under the key file as it is now (it kept the old key: they were lost with it)', async (t) => {
+    const root = testDir(t);
+    const keyDir = testDir(t);
+    const key = join(keyDir, 'k');
+    const next = join(keyDir, 'k.new');
+    await runCli(['keygen', '-o', key]);
+    const img1 = putFile(root, 'IMG_1.jpg', FAKE_JPEG);
+    const img2 = putFile(root, 'IMG_2.jpg', FAKE_JPEG);
+    const server = spawn(process.execPath, [CLI_PATH, 'serve', '--stdio', '--key-file', key], { stdio: ['pipe', 'pipe', 'pipe'] });
+    t.after(() => server.kill());
+    const lines = createInterface({ input: server.stdout! })[Symbol.asyncIterator]();
+    let id = 0;
+    const ask = async (method: string, params: object) => {
+      server.stdin!.write(`${JSON.stringify({ id: ++id, method, params })}\n`);
+      const line = await lines.next();
+      return JSON.parse(line.value as string) as { result?: unknown; error?: { code: string } };
+    };
+    const first = await ask('save', { image: img1, operation: 'face_detection', data: { faces: [1] } });
+    assert.equal(first.error, undefined, JSON.stringify(first));
+    // The rotation, outside the server: a new key, every sidecar re-encrypted, the new key put in place.
+    assert.equal((await runCli(['keygen', '-o', next])).code, 0);
+    const rk = await runCli(['rekey', root, '--key-file', key, '--new-key-file', next]);
+    assert.equal(rk.code, 0, rk.stderr);
+    fs.renameSync(next, key);
+    const fresh = await ask('save', { image: img2, operation: 'face_detection', data: { faces: [2] } });
+    assert.equal(fresh.error, undefined, JSON.stringify(fresh));
+    const into = await ask('save', { image: img1, operation: 'quality', data: { q: 1 } });
+    assert.equal(into.error, undefined, JSON.stringify(into)); // a save into a rekeyed file: CORRUPT (wrong key) before
+    server.stdin!.end();
+    // Every sidecar opens with the key file as it is now, the old key gone.
+    for (const [img, ops] of [[img1, ['face_detection', 'quality']], [img2, ['face_detection']]] as const) {
+      const r = await runCli(['read', img, '--json', '--key-file', key]);
+      assert.equal(r.code, 0, r.stderr);
+      assert.deepEqual(Object.keys(JSON.parse(r.stdout)).filter((k) => k !== 'sidecar_info').sort(), [...ops].sort());
+    }
+    // A key file gone meanwhile fails the request (never a save under the old key, nor in plaintext).
+    const again = spawn(process.execPath, [CLI_PATH, 'serve', '--stdio', '--key-file', key], { stdio: ['pipe', 'pipe', 'pipe'] });
+    t.after(() => again.kill());
+    const out = createInterface({ input: again.stdout! })[Symbol.asyncIterator]();
+    again.stdin!.write(`${JSON.stringify({ id: 0, method: 'read', params: { image: img1 } })}\n`);
+    assert.equal((JSON.parse((await out.next()).value as string) as { error?: unknown }).error, undefined); // started with the key
+    fs.renameSync(key, `${key}.gone`);
+    const img3 = putFile(root, 'IMG_3.jpg', FAKE_JPEG);
+    again.stdin!.write(`${JSON.stringify({ id: 1, method: 'save', params: { image: img3, operation: 'a', data: { x: 1 } } })}\n`);
+    const gone = JSON.parse((await out.next()).value as string) as { error?: { code: string } };
+    again.stdin!.end();
+    assert.equal(gone.error?.code, 'NOT_FOUND', JSON.stringify(gone));
+    assert.equal(fs.existsSync(join(root, 'IMG_3.bin')) || fs.existsSync(join(root, 'IMG_3.json')), false);
   });
 });

@@ -47,13 +47,16 @@ export interface MethodSpec {
 /** Failed or conflicting convert items kept in a response. */
 const MAX_PROBLEMS = 20;
 
-// The server's keys (serve --key-file / the environment): one server process, one keyring.
+// The server's keys (serve --key-file / the environment): one server process, one keyring, or the
+// keys as they are now (`keys`: asked at each request; the CLI's reads a rotated key file again).
 let keyring: Keyring | undefined;
+let keysNow: (() => Keyring | undefined) | undefined;
 /** Where those keys were read from: a request's output is never one of them (the key replaced by a CSV). */
 let keyFiles: readonly string[] = [];
-export function useKeyring(k: Keyring | undefined, files: readonly string[] = []): void {
+export function useKeyring(k: Keyring | undefined, files: readonly string[] = [], keys?: () => Keyring | undefined): void {
   keyring = k;
   keyFiles = files;
+  keysNow = keys;
 }
 /** Throw USAGE when `output` is one of the server's key files. */
 async function notAKeyFile(output: string, what: string): Promise<void> {
@@ -61,7 +64,10 @@ async function notAKeyFile(output: string, what: string): Promise<void> {
   const { assertNotGivenFile } = await import('../analysis/output-guard.js');
   assertNotGivenFile(output, what, keyFiles.map((f) => ['key', f] as const));
 }
-const keyOpts = (): Options => (keyring ? { keyring } : {});
+const keyOpts = (): Options => {
+  const k = keysNow !== undefined ? keysNow() : keyring;
+  return k ? { keyring: k } : {};
+};
 
 /** Per-image reads: the keys, IMAGE_SIDECAR_ACCEL (off: every sidecar through the reference decoder) and IMAGE_SIDECAR_FAST_STAT (off: fs.fstatSync only). */
 const readOpts = (): Options => {

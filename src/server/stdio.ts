@@ -28,6 +28,12 @@ export interface ServeStdioOptions {
   keyring?: Keyring;
   /** The key files those keys came from: no request's output (export, a hash manifest) is one of them. */
   keyFiles?: readonly string[];
+  /**
+   * The keys as they are now, asked at each request (instead of `keyring`): a server outlives a key
+   * rotation (rekey, then the new key file renamed over the old), and one holding the old key saved
+   * new sidecars under it, which the rotated key file no longer opens. A throw fails the request.
+   */
+  keys?: () => Keyring | undefined;
 }
 
 export const DEFAULT_MAX_IN_FLIGHT = 64;
@@ -72,7 +78,7 @@ export async function serveStdio(opts: ServeStdioOptions = {}): Promise<void> {
   const output = opts.output ?? process.stdout;
   const log = opts.log ?? defaultLog;
   const maxLineBytes = opts.maxLineBytes ?? DEFAULT_MAX_LINE_BYTES;
-  useKeyring(opts.keyring, opts.keyFiles);
+  useKeyring(opts.keyring, opts.keyFiles, opts.keys);
 
   const out = new ResponseWriter(output, log);
   const dispatcher = new Dispatcher(METHODS, out, log, Math.max(1, opts.maxInFlight ?? DEFAULT_MAX_IN_FLIGHT));
