@@ -95,6 +95,26 @@ def _cleanup_message(report: Dict[str, Any]) -> str:
     return "Removed %d orphaned sidecar files" % report.get("removed", 0)
 
 
+# What a server reads of its environment once, at start (src/settings.ts, cli/keys.ts): a server
+# started before one of them was set or changed is started again, as the next CLI call would see it.
+# Set after the first save, IMAGE_SIDECAR_KEY_FILE was ignored: embeddings were saved in plaintext.
+_SERVER_ENV = (
+    "IMAGE_SIDECAR_KEY_FILE",
+    "IMAGE_SIDECAR_PASSPHRASE",
+    "IMAGE_SIDECAR_FORMAT",
+    "IMAGE_SIDECAR_ENGINE",
+    "IMAGE_SIDECAR_WORKERS",
+    "IMAGE_SIDECAR_ACCEL",
+    "IMAGE_SIDECAR_FAST_STAT",
+    "IMAGE_SIDECAR_STAT_AHEAD",
+    "IMAGE_SIDECAR_INDEX_RACY_MS",
+)
+
+
+def _server_environment() -> Tuple[Optional[str], ...]:
+    return tuple(os.environ.get(name) for name in _SERVER_ENV)
+
+
 def _check_key_variables(key_file: Optional[str]) -> None:
     """The CLI's rule (``--key-file`` given: the variables are not read): a key variable set but empty
     is a USAGE error. Taken as no key, a save meant to be encrypted would write plaintext."""
@@ -149,6 +169,7 @@ class ImageSidecarManager:
         self.workers: Optional[int] = workers
         self.timeout: Optional[float] = timeout
         self._server: Optional[ServerConnection] = None
+        self._server_env: Tuple[Optional[str], ...] = ()
         self._server_lock = threading.Lock()
         self._depth = 0
         self._persistent = persistent
@@ -214,15 +235,25 @@ class ImageSidecarManager:
         """The server inside a ``with`` block or of a persistent manager (restarted if it died), else None."""
         if self._depth == 0 and not self._persistent:
             return None
+        env = _server_environment()
+        retired: Optional[ServerConnection] = None
         with self._server_lock:
             if self._depth == 0 and not self._persistent:
                 return None
-            if self._server is None or not self._server.alive:
+            if self._server is None or not self._server.alive or env != self._server_env:
                 _check_key_variables(self.key_file)  # the server would exit at start: said as the CLI says it
                 old, self._server = self._server, ServerConnection(self._require(), self.timeout, self._key_args())
-                if old is not None:
+                self._server_env = env
+                if old is not None and not old.alive:
                     old.close(timeout=1)
-            return self._server
+                else:
+                    retired = old
+            server = self._server
+        if retired is not None:
+            # Started under another environment: it answers the requests other threads sent it, then
+            # exits (waited for on a thread of its own: one of those may be a long tree command).
+            threading.Thread(target=retired.close, name="image-sidecar-retire", daemon=True).start()
+        return server
 
     def _request(self, server: ServerConnection, method: str, params: Dict[str, Any], keep: Tuple[str, ...] = ()) -> Any:
         """Options left at None are not sent (the server's defaults apply); ``keep`` names values sent even when None (a save's ``data``: None is a value to store)."""

@@ -454,6 +454,34 @@ class EncryptedTest(unittest.TestCase):
         os.unlink(self.key)
         os.rmdir(self.key_dir)
 
+    def test_a_key_or_format_variable_set_after_the_server_started_is_used_by_the_next_call(self) -> None:
+        # The server reads its environment once, at start: IMAGE_SIDECAR_KEY_FILE set after the first
+        # save (a config loader, monkeypatch.setenv) was ignored, and embeddings were saved in
+        # plaintext; IMAGE_SIDECAR_FORMAT likewise. The client starts it again when they change.
+        images = []
+        for i in range(6):
+            p = os.path.join(self.lib.root, "late_env_%d.jpg" % i)
+            with open(p, "wb") as f:
+                f.write(b"\xff\xd8\xff\xe0late%d" % i)
+            images.append(p)
+        env = {k: v for k, v in os.environ.items() if k not in ("IMAGE_SIDECAR_KEY_FILE", "IMAGE_SIDECAR_PASSPHRASE", "IMAGE_SIDECAR_FORMAT")}
+        for persistent in (False, True):
+            first, second, third = images[3 * persistent : 3 * persistent + 3]
+            with mock.patch.dict(os.environ, env, clear=True):
+                m = ImageSidecarManager(persistent=persistent)
+                with m if not persistent else contextlib.nullcontext(m):
+                    self.assertEqual(m.save_data(first, "face_detection", {"faces": []})["format"], "bin")
+                    os.environ["IMAGE_SIDECAR_KEY_FILE"] = self.key
+                    saved = m.save_data(second, "face_detection", {"faces": [], "embedding": [0.5] * 8})
+                    with open(saved["path"], "rb") as f:
+                        self.assertEqual(f.read(6), b"\x89ISC\x01\x02", "persistent=%s: the new sidecar is encrypted" % persistent)
+                    del os.environ["IMAGE_SIDECAR_KEY_FILE"]
+                    os.environ["IMAGE_SIDECAR_FORMAT"] = "json"
+                    again = m.save_data(third, "quality", {"score": 25.0})
+                    self.assertEqual((again["format"], again["path"][-5:]), ("json", ".json"), again)
+                m.close()
+        self.assertEqual(ImageSidecarManager(key_file=self.key).read_data(images[1])["face_detection"]["embedding"], [0.5] * 8)
+
     def test_key_file_encrypts_and_decrypts_through_the_server_and_the_cli(self) -> None:
         with ImageSidecarManager(key_file=self.key) as m:
             saved = m.save_data(self.lib.bare, "face_detection", {"success": True, "faces": [], "confidence": 0.22490839660167694})
