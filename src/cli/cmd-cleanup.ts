@@ -37,10 +37,11 @@ async function runCleanup(ctx: CommandContext): Promise<number> {
   const r = report;
   const message = cleanupMessage(dryRun, dryRun ? r.actions.length : r.removed);
   await emit(ctx, { result: r, message, what: 'cleanup report', human: (style) => cleanupSummary(r, style) });
-  if (r.skipped.length > 0) note(ctx, `warning: ${r.skipped.length} orphan(s) changed or could not be moved and were left in place`);
+  if (r.skipped.length > 0) note(ctx, `warning: ${r.skipped.length} orphan(s) left in place (a sidecar link reads it, or it changed or could not be moved; each is listed with why), the first: ${r.skipped[0].rel}: ${r.skipped[0].reason}`);
   const relinks = r.relinkable - r.relinkUndecided;
   if (relinks > 0) note(ctx, `${relinks} orphan(s) left in place: their images moved or were renamed inside the library; put them back with: image-sidecar relink ${JSON.stringify(dir)} --dry-run`);
   if (r.relinkUndecided > 0) note(ctx, `${r.relinkUndecided} orphan(s) left in place for you to decide: an image in the library may be theirs, but relink does not re-attach them; image-sidecar relink ${JSON.stringify(dir)} --dry-run lists each with why (merge, keep or remove them)`);
+  if (r.encryptedLeft > 0) note(ctx, `${r.encryptedLeft} sidecar(s) without an image are encrypted under a key not given: left in place (whose they are is inside them); run again with the key to judge them`);
   if (!dryRun && r.mode === 'quarantine' && r.removed > 0) note(ctx, `undo with: image-sidecar restore ${JSON.stringify(dir)}`);
   if (r.guard !== null) {
     // Not silenced by --quiet: it is why the exit code is 1.

@@ -41,7 +41,7 @@ import { assertLockHeld, withSidecarLock } from '../fs/lock.js';
 import type { Options } from '../types.js';
 import { round } from './common.js';
 import { findOrphans } from './orphans.js';
-import { linkReading, sidecarLinkTargets } from './sidecar-links.js';
+import { linkReading, sidecarLinkTargets, type SidecarLinks } from './sidecar-links.js';
 import { planRelink } from './relink.js';
 import { isoTimestamp } from '../time.js';
 import {
@@ -110,7 +110,10 @@ export interface CleanupReport {
   sidecarFiles: number;
   /** orphans / sidecarFiles (0 when there are no sidecar files). */
   fraction: number;
-  /** Planned files left in place because they changed or could not be moved (real run only). */
+  /**
+   * Orphans left in place: one a sidecar link of the tree reads (found by the plan: a dry run lists
+   * it too), or (a real run) one that changed or could not be moved.
+   */
   skipped: CleanupSkip[];
   /**
    * Why the guard refuses this cleanup (too many orphans, no images), null when it would go ahead.
@@ -136,6 +139,11 @@ export interface CleanupReport {
    * `relink --dry-run`'s reason for each (merge, keep or remove them).
    */
   relinkUndecided: number;
+  /**
+   * Sidecars without an image encrypted under a key not given: never orphans (whose they are, and
+   * whether relink could put them back, is in their record), left in place; give the key to judge them.
+   */
+  encryptedLeft: number;
 }
 
 export const DEFAULT_MAX_FRACTION = 0.2;
@@ -266,7 +274,23 @@ export async function cleanup(root: string, opts: CleanupOptions = {}): Promise<
       relinkUndecided += a.sidecars.length;
     }
   }
-  const orphans: PlannedOrphan[] = found.orphans.filter((o) => !relinkable.has(o.path)).map((o) => ({ path: o.path, rel: o.rel, size: o.size, ...(o.leftBehind ? { leftBehind: true as const } : {}) }));
+  // A file a sidecar link of the tree reads (another image's sidecar: x/M.json -> ../d1/Z.json) is
+  // left in place, in the plan (a dry run says so) and whatever the mode: gone, the link dangled
+  // and M's results were lost (deleted for good with --delete).
+  const linkedSkips: CleanupSkip[] = [];
+  let linked: SidecarLinks = new Map();
+  if (found.orphans.length > relinkable.size) {
+    const links = await sidecarLinkTargets(rootAbs);
+    if (links.unlisted !== undefined) throw errors.incompleteScan(`${links.unlisted} could not be listed (a sidecar link there may read an orphan); no orphan can be declared`);
+    linked = links.targets;
+  }
+  const orphans: PlannedOrphan[] = [];
+  for (const o of found.orphans) {
+    if (relinkable.has(o.path)) continue;
+    const link = linkReading(linked, o.path);
+    if (link !== undefined) linkedSkips.push({ rel: o.rel, path: o.path, code: 'CONFLICT', reason: linkedReason(link) });
+    else orphans.push({ path: o.path, rel: o.rel, size: o.size, ...(o.leftBehind ? { leftBehind: true as const } : {}) });
+  }
   const sidecarFiles = found.sidecarFiles;
   const fraction = sidecarFiles > 0 ? orphans.length / sidecarFiles : 0;
 
@@ -288,11 +312,12 @@ export async function cleanup(root: string, opts: CleanupOptions = {}): Promise<
     manifest: quarantine === null ? null : join(quarantine, MANIFEST_NAME),
     sidecarFiles,
     fraction: round(fraction),
-    skipped: [],
+    skipped: linkedSkips,
     guard: refusal,
     abandonedQuarantines: [],
     relinkable: relinkable.size,
     relinkUndecided,
+    encryptedLeft: found.encryptedAlone,
   };
   // What a cleanup stopped before its first move left in the quarantine goes now (nothing to
   // restore there); a dry run names it.
@@ -305,7 +330,7 @@ export async function cleanup(root: string, opts: CleanupOptions = {}): Promise<
   });
   const exts = imageExtensionSet(scanOpts.imageExtensions);
   const claims = new OrphanClaims(exts, scanOpts);
-  if (mode === 'delete') await deleteOrphans(rootAbs, rootReal, orphans, report, claims);
+  if (mode === 'delete') await deleteOrphans(rootAbs, rootReal, orphans, report, claims, linked);
   else await quarantineOrphans(rootAbs, rootReal, orphans, created, report, exts, maxManifestBytes, claims);
   return report;
 }
@@ -336,6 +361,7 @@ export async function quarantineFiles(
     abandonedQuarantines: [],
     relinkable: 0,
     relinkUndecided: 0,
+    encryptedLeft: 0,
   };
   if (files.length === 0) return report;
   report.abandonedQuarantines = await abandonedQuarantines(rootAbs, false);
@@ -421,11 +447,13 @@ async function freeQuarantineFolder(rootAbs: string, stamp: string): Promise<str
 // act: delete
 // ---------------------------------------------------------------------------------------------
 
-async function deleteOrphans(rootAbs: string, rootReal: string, orphans: PlannedOrphan[], report: CleanupReport, claims: OrphanClaims): Promise<void> {
+async function deleteOrphans(rootAbs: string, rootReal: string, orphans: PlannedOrphan[], report: CleanupReport, claims: OrphanClaims, linked: SidecarLinks): Promise<void> {
   const dirs = new Set<string>();
   for (const o of orphans) {
     try {
       await checkInsideRoot(rootAbs, rootReal, o); // before a lock is made in its folder
+      const link = linkReading(linked, o.path);
+      if (link !== undefined) throw errors.conflict(linkedReason(link), [o.path, link]);
       await underOrphanLock(o.path, async (signal, waited) => {
         await checkInsideRoot(rootAbs, rootReal, o);
         await stillPlanned(o, claims, waited);
@@ -485,7 +513,8 @@ async function quarantineOrphans(
   await ensureQuarantineBase(rootAbs, rootReal);
   // A file a sidecar link of the tree reads (another image's sidecar: x/M.json -> ../d1/Z.json)
   // stays: quarantined, the link dangled and M's results were gone from its reads.
-  const { targets: linked } = await sidecarLinkTargets(rootAbs);
+  const { targets: linked, unlisted } = await sidecarLinkTargets(rootAbs);
+  if (unlisted !== undefined) throw errors.incompleteScan(`${unlisted} could not be listed (a sidecar link there may read a file to move); nothing is moved`);
 
   // Hash first: the manifest must list every planned file before the first one moves.
   const hashed: Omit<Hashed, 'destination'>[] = [];
@@ -493,7 +522,7 @@ async function quarantineOrphans(
     try {
       await checkInsideRoot(rootAbs, rootReal, o);
       const link = linkReading(linked, o.path);
-      if (link !== undefined) throw errors.conflict(`the sidecar link ${link} reads this file; left in place`, [o.path, link]);
+      if (link !== undefined) throw errors.conflict(linkedReason(link), [o.path, link]);
       const h = await hashRegularFile(o.path);
       if (changedSincePlan(h.snapshot, o)) throw errors.conflict('changed since the scan; left alone', [o.path]);
       return { ...o, sha256: h.sha256, snapshot: h.snapshot };
@@ -635,6 +664,10 @@ async function checkInsideRoot(rootAbs: string, rootReal: string, o: { path: str
     throw errors.fromFs(e, dir);
   }
   if (real !== dirname(relJoin(rootReal, o.rel))) throw errors.outsideRoot(o.path, rootAbs);
+}
+
+function linkedReason(link: string): string {
+  return `the sidecar link ${link} reads this file; left in place`;
 }
 
 function skip(report: CleanupReport, o: { path: string; rel: string }, e: unknown): void {

@@ -176,7 +176,10 @@ export function categorize(images: readonly ScanImage[], sidecars: readonly Scan
     const ins = sidecars[0].inspection;
     if (ins.status === 'unreadable') return 'unreadable';
     if (ins.status === 'corrupt') return 'corrupt';
-    // An encrypted file is one of ours (shape 'sidecar'): without an image it is an orphan.
+    // One encrypted under a key not given is ours, but whose it is cannot be read (its record names
+    // its image: relink's evidence): never an orphan to remove (docs/PAIRING.md §7). With its key it
+    // decodes, and is an orphan or not by its content as any other.
+    if (ins.status === 'encrypted') return 'encrypted';
     return ins.shape === 'sidecar' ? 'orphan' : 'unrelated';
   }
   if (images.length === 1 && images[0].broken) return 'broken-symlink';
