@@ -5,7 +5,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, readdirSync, readFileSync, renameSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { execFileSync } from 'node:child_process';
 import { encodeSidecar } from '../src/formats/codec.js';
@@ -321,4 +321,19 @@ test('--prefer newest on equal times (FAT, a restored archive) keeps the file re
   } finally {
     removeTree(root);
   }
+});
+
+test('a scan that could not list a folder moves nothing (a sidecar link there may read a copy: it was quarantined, the link left dangling), as cleanup and relink refuse; the dry run says the scan was incomplete', async (t) => {
+  const { root } = conflictTree();
+  t.after(() => removeTree(root));
+  // A folder whose name is not UTF-8: the scan cannot address it, nor anything in it.
+  const bad = Buffer.concat([Buffer.from(`${root}/`), Buffer.from([0x66, 0xff])]);
+  mkdirSync(bad);
+  writeFileSync(Buffer.concat([bad, Buffer.from('/M.jpg')]), FAKE_JPEG);
+  const before = snapshotTree(root);
+  const dry = await resolveConflicts(root, { dryRun: true, engine: 'inline', index: false });
+  assert.equal(dry.scanComplete, false);
+  assert.equal(dry.resolved, 3);
+  await assert.rejects(resolveConflicts(root, { engine: 'inline', index: false }), (e: { code?: string }) => e.code === 'INCOMPLETE_SCAN');
+  assert.deepEqual(snapshotTree(root), before);
 });
