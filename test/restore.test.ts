@@ -898,3 +898,31 @@ test('a relink waiting on an image’s lock keeps the library’s quarantine loc
     removeTree(root);
   }
 });
+
+test('a quarantine holding files its manifest does not list (an edited or cut manifest) keeps that manifest and says so: restore removed it, exit 0, and the files were left where no restore finds them', async () => {
+  const root = library();
+  try {
+    const c = await cleanup(root, { engine: 'inline', now: () => T1 });
+    assert.equal(c.removed, 2);
+    for (const entries of [1, 0]) {
+      const manifest = JSON.parse(readFileSync(c.manifest!, 'utf8')) as { entries: unknown[] };
+      manifest.entries = manifest.entries.slice(0, entries);
+      writeFileSync(c.manifest!, JSON.stringify(manifest));
+      const dry = await restore(root, { dryRun: true });
+      const r = await restore(root);
+      for (const x of [dry, r]) {
+        assert.equal(x.restored, entries);
+        assert.deepEqual(x.skipped.map((s) => s.rel), [ORPHANS[1].replace(/^/, '')].map((rel) => rel), JSON.stringify(x.skipped));
+        assert.match(x.skipped[0].reason, /not in its manifest/);
+      }
+      // The file stays in the quarantine, under a manifest (listed; a later restore says the same).
+      assert.ok(existsSync(join(c.quarantine!, ORPHANS[1])));
+      assert.deepEqual(JSON.parse(readFileSync(c.manifest!, 'utf8')).entries, []);
+      const list = await listQuarantines(root);
+      assert.equal(list.folders.length, 1, JSON.stringify(list));
+    }
+    assert.ok(existsSync(join(root, ORPHANS[0])), 'the listed entry was restored');
+  } finally {
+    removeTree(root);
+  }
+});

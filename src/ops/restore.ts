@@ -187,10 +187,13 @@ async function restoreHolding(rootAbs: string, base: string, opts: RestoreOption
     return null;
   };
 
+  /** Where the manifest's files are kept (whatever became of them in this run). */
+  const listedFiles = new Set<string>();
   for (const entry of manifest.entries) {
     // A relink's entry moved inside the library (to `moved_to`); a cleanup's into this folder.
     const movedTo = manifest.kind === 'relink' ? entry.moved_to! : null;
     const src = movedTo !== null ? relJoin(rootAbs, movedTo) : await quarantinedFile(folder, entry.rel);
+    listedFiles.add(src);
     const dest = relJoin(rootAbs, entry.rel);
     const skip = (reason: string, keep: boolean) => {
       report.skipped.push({ rel: entry.rel, reason });
@@ -303,11 +306,16 @@ async function restoreHolding(rootAbs: string, base: string, opts: RestoreOption
       skip(err.message, true);
     }
   }
+  // Files in the folder its manifest does not list (an edited or cut manifest): nowhere known to go
+  // back to, but still restorable by hand from there: the manifest stays, so the folder stays a
+  // quarantine (listed, never taken for abandoned), and each is a finding.
+  const strays = (await unlistedFiles(folder)).filter((rel) => !listedFiles.has(join(folder, rel)));
+  for (const rel of strays) report.skipped.push({ rel, reason: `in the quarantine folder ${folder} but not in its manifest: left there (where it came from is not recorded)` });
   if (dryRun) return report;
 
   await fsyncDirs(dirs);
   library.check();
-  if (remaining.length > 0) {
+  if (remaining.length > 0 || strays.length > 0) {
     await writeManifest(manifestPath, { ...manifest, entries: remaining });
   } else {
     await unlink(manifestPath).catch((e) => {
@@ -445,6 +453,18 @@ async function realDirsInside(rootAbs: string, rootReal: string, rel: string, al
   });
   if (dirReal !== real) throw errors.outsideRoot(relJoin(rootAbs, rel), rootAbs);
   return true;
+}
+
+/** What the quarantine folder holds besides its manifest and folders (paths relative to it, `/`-separated). */
+async function unlistedFiles(folder: string, rel = ''): Promise<string[]> {
+  const out: string[] = [];
+  const entries = await readdir(rel === '' ? folder : join(folder, rel), { withFileTypes: true }).catch(() => []);
+  for (const d of entries) {
+    const r = rel === '' ? d.name : `${rel}/${d.name}`;
+    if (d.isDirectory()) out.push(...(await unlistedFiles(folder, r)));
+    else if (r !== MANIFEST_NAME) out.push(r);
+  }
+  return out;
 }
 
 /** rmdir every empty directory under `dir`, bottom-up, then `dir` itself; non-empty ones stay. */
