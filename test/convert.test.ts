@@ -178,6 +178,22 @@ test('dry run writes nothing and returns the same plan as the real run', async (
   assert.equal(fs.existsSync(path.join(root, stale)), false);
 });
 
+test('a folder with nothing left to convert has the leftovers of a killed run swept too: a source moved aside and not yet unlinked (plaintext, under convert --encrypt) stayed there for good', async (t) => {
+  const root = testDir(t);
+  image(root, 'done/IMG.jpg', 'bin');
+  image(root, 'todo/IMG.jpg', 'json');
+  const dead = spawnSync(process.execPath, ['-e', '']).pid;
+  const aside = `done/.IMG.bin.isc-tmp-${hostMark()}-${dead}-zz`; // the source a killed run had renamed aside
+  put(root, aside, JSON.stringify(data('IMG.jpg')));
+  const dry = await convert(root, 'bin', { engine: 'inline', dryRun: true });
+  assert.equal(dry.tempFilesRemoved, 0);
+  assert.ok(fs.existsSync(path.join(root, aside)));
+  const real = await convert(root, 'bin', { engine: 'inline' });
+  assert.equal(real.converted, 1);
+  assert.equal(real.tempFilesRemoved, 1);
+  assert.equal(fs.existsSync(path.join(root, aside)), false);
+});
+
 test('orphans, reports, unrelated JSON, corrupt files and link targets outside the root are never converted', async (t) => {
   const root = testDir(t);
   const outside = testDir(t, 'isc-convert-outside-');

@@ -272,8 +272,22 @@ async function convertTree(root: string, format: SidecarFormat, opts: ConvertOpt
   // A unit costs the engine what ~20 inspected files do: `auto` sizes itself by that (tuning.ts).
   let units = 0;
   // The plan, one step per job in scan order: an item known at once, or a unit for the task.
+  /** Leftovers of a killed earlier run in `dir` go, once per folder (a real run only). */
+  const sweep = async (dir: string) => {
+    if (taskOpts.dryRun || cleanedDirs.has(dir)) return;
+    cleanedDirs.add(dir);
+    try {
+      report.tempFilesRemoved += (await removeStaleTempFiles(dir)).length;
+    } catch {
+      // Best effort: our temp names are unique, so a leftover we cannot remove is in nobody's way.
+    }
+  };
   async function* plan(): AsyncGenerator<ConvertItem | ConvertUnit> {
     for await (const rec of session) {
+      // Every folder walked, not only those with something left to convert: a run killed between
+      // moving a source aside and unlinking it left the source (plaintext, for --encrypt) under a
+      // temp name in a folder the next run had nothing else to do in; it stayed for good.
+      await sweep(join(session.summary.root, rec.dir));
       const planned = planRecord(rec, format, taskOpts, realFolders);
       const steps = linked.size === 0 ? planned : planned.flatMap((st) => unlessLinked(st, linked, realFolders));
       for (const step of steps) if ('sources' in step) units++;
@@ -282,18 +296,8 @@ async function convertTree(root: string, format: SidecarFormat, opts: ConvertOpt
       reached = scanned;
       for (const [i, step] of steps.entries()) {
         marks.push(i === steps.length - 1 ? reached : before);
-        if ('sources' in step && !taskOpts.dryRun) {
-          // Leftovers of a killed earlier run go before we write next to them.
-          const dir = dirname(step.target);
-          if (!cleanedDirs.has(dir)) {
-            cleanedDirs.add(dir);
-            try {
-              report.tempFilesRemoved += (await removeStaleTempFiles(dir)).length;
-            } catch {
-              // Best effort: our temp names are unique, so a leftover we cannot remove is in nobody's way.
-            }
-          }
-        }
+        // Leftovers of a killed earlier run go before we write next to them (a link target's folder too).
+        if ('sources' in step) await sweep(dirname(step.target));
         yield step;
       }
     }
