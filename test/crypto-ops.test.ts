@@ -188,6 +188,22 @@ describe('encryption: per-image reads and saves', () => {
     assert.equal(r4.format, 'json');
   });
 
+  it('a new file saved with a key beside a plaintext sidecar (`write -f bin` next to a .json) is encrypted as any new sidecar: the new embeddings went to a plaintext .bin, and every later save stayed plaintext', async (t) => {
+    const root = testDir(t);
+    const plain = image(root, 'IMG_5.jpg', 'json');
+    const r = await saveSidecar(plain.image, 'face_detection', { faces: [{ embedding: [0.11, 0.22] }] }, { keyring: A, format: 'bin' });
+    assert.equal(r.path, path.join(root, 'IMG_5.bin'));
+    assert.equal(r.kept, plain.sidecar);
+    assert.ok(isEncryptedBin(fs.readFileSync(r.path)), 'the new .bin is encrypted');
+    assert.equal(r.encryptedKeyId, A.keys[0].id);
+    assert.deepEqual((await readSidecar(plain.image, { keyring: A })).face_detection, { faces: [{ embedding: [0.11, 0.22] }] });
+    // A new plaintext file beside it only with encrypt: false; with the key, a new json is refused.
+    const other = image(root, 'IMG_6.jpg', 'json');
+    await rejects(saveSidecar(other.image, 'op', {}, { keyring: A, format: 'rkyv' }), 'USAGE');
+    const open = await saveSidecar(other.image, 'op', {}, { keyring: A, format: 'bin', encrypt: false });
+    assert.equal(isEncryptedBin(fs.readFileSync(open.path)), false);
+  });
+
   it('passphrase keys work across processes and salts', async (t) => {
     const root = testDir(t);
     const img = putFile(root, 'IMG_1.jpg', FAKE_JPEG);

@@ -561,6 +561,9 @@ function chooseTarget(located: SidecarLocation, imagePath: string, opts: SaveOpt
   const asked = opts.format ?? configured ?? opts.defaultFormat;
   const keyOf = decoded?.encryption?.key;
   const encryptWith = effective !== null ? keyOf : opts.encrypt === false ? undefined : encryptionKey(opts.keyring);
+  // A new file is encrypted when a key is given, as a new sidecar is, even beside a plaintext one it
+  // merges from (`write -f bin` beside a plaintext .json wrote the new embeddings to a plaintext .bin).
+  const newFileKey = keyOf ?? (opts.encrypt === false ? undefined : encryptionKey(opts.keyring));
   // An encrypted sidecar is bin, and so is an encrypted new one.
   let format: SidecarFormat =
     asked !== undefined ? normalizeFormat(asked) : encryptWith ? 'bin' : decoded !== undefined ? decoded.format : (folderSidecarFormat(loc.dir) ?? 'bin');
@@ -635,7 +638,7 @@ function chooseTarget(located: SidecarLocation, imagePath: string, opts: SaveOpt
   let slot: (ReturnType<typeof slotOf> & { format: SidecarFormat }) | null = null;
   if (!keepsInEffective && !intoEffective(slotOf({ naming, ext: extFor(format) }))) {
     try {
-      const free = freeSlot(loc, { naming, ext: extFor(format) }, format, { stemShared, encrypted: encryptWith !== undefined, held, imagePath });
+      const free = freeSlot(loc, { naming, ext: extFor(format) }, format, { stemShared, encrypted: newFileKey !== undefined, held, imagePath });
       slot = { ...slotOf(free), format: free.format };
     } catch (e) {
       // Every free name held by a file not ours: only our own file is left, never an undecided one.
@@ -670,7 +673,10 @@ function chooseTarget(located: SidecarLocation, imagePath: string, opts: SaveOpt
   if (inTheWay !== undefined && (inTheWay.isDirectory() || !(inTheWay.isFile() || inTheWay.isSymbolicLink()))) {
     throw errors.conflict(`${imagePath}: nothing saved, its sidecar ${target} is ${inTheWay.isDirectory() ? 'a directory' : 'not a regular file (a FIFO, socket or device)'}; move it away to save`, [target]);
   }
-  return { target, format: slot.format, existing: decoded?.data ?? {}, readAs: null, encryptWith, effective, base: baseFor(target) };
+  if (newFileKey !== undefined && slot.format !== 'bin') {
+    throw errors.usage(`a key was given, so ${target}, a new sidecar beside ${effective?.path ?? 'none'}, would be encrypted, and only the bin format can be (asked: ${slot.format}); a plaintext file is written only without a key`);
+  }
+  return { target, format: slot.format, existing: decoded?.data ?? {}, readAs: null, encryptWith: newFileKey, effective, base: baseFor(target) };
 }
 
 /**
