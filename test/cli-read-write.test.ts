@@ -32,6 +32,26 @@ describe('cli read and write', () => {
     removeTree(root);
   });
 
+  it('read --operation of a bare number keeps its type (25.0, an int beyond 2^53), on stdout, with --detailed, to -o and for people: it printed 25 and 123456789012345680000', async () => {
+    const root = makeTree({ 'A.jpg': FAKE_JPEG });
+    try {
+      const img = join(root, 'A.jpg');
+      for (const [op, text] of [['score', '25.0'], ['big', '123456789012345678901'], ['neg', '-0.0']]) {
+        const w = await runCli(['write', img, '--operation', op, '--data', '-'], { input: text });
+        assert.equal(w.code, 0, w.stderr);
+        assert.equal((await runCli(['read', img, '--operation', op, '--json'])).stdout.trim(), text);
+        assert.equal((await runCli(['read', img, '--operation', op])).stdout.trim(), text, 'for people');
+        const detailed = await runCli(['read', img, '--operation', op, '--detailed', '--json']);
+        assert.match(detailed.stdout, new RegExp(`"data": ${text.replace(/[.-]/g, '\\$&')}\n`));
+        const out = join(root, `${op}.out`);
+        assert.equal((await runCli(['read', img, '--operation', op, '-o', out])).code, 0);
+        assert.equal(readFileSync(out, 'utf8').trim(), text);
+      }
+    } finally {
+      removeTree(root);
+    }
+  });
+
   it('a symlinked image: the sidecar lives next to the target and is read through the link', async () => {
     const root = makeTree({ 'photos/A.jpg': FAKE_JPEG, 'games/G1/A.jpg': { symlink: '../../photos/A.jpg' } });
     const link = join(root, 'games/G1/A.jpg');

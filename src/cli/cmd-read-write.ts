@@ -1,7 +1,7 @@
 /** `read IMAGE` and `write IMAGE --operation OP --data FILE|-`: one image's sidecar. */
 import { errors, EXIT_CLEAN, EXIT_FINDINGS, isSidecarError } from '../errors.js';
 import { parseJsonText, stringifyTyped } from '../formats/json.js';
-import { numberNoteOf, type NumberNote } from '../formats/numbers.js';
+import { numberNoteOf, putNote, type NumberNote } from '../formats/numbers.js';
 import { DEFAULT_MAX_DEPTH, DEFAULT_MAX_FILE_SIZE } from '../formats/value.js';
 import { readInputLimited } from '../fs/read-file.js';
 import { physicalPath } from '../fs/physical-path.js';
@@ -43,6 +43,9 @@ async function runRead(ctx: CommandContext): Promise<number> {
   }
   let data: JsonValue = r.data;
   let code = EXIT_CLEAN;
+  // An operation's value that is a bare number keeps its type (25.0, an int beyond 2^53) by the
+  // note its container, the sidecar, holds: taken out alone it printed 25, and rounded big ints.
+  let dataNote: NumberNote | undefined;
   if (operation !== undefined) {
     const key = view.findOperationKey(r.data, operation);
     // A lookup that finds nothing prints null and exits 1, as grep does; no sidecar at all is the same miss.
@@ -51,14 +54,17 @@ async function runRead(ctx: CommandContext): Promise<number> {
       code = EXIT_FINDINGS;
     }
     data = key === null ? null : r.data[key]!;
+    if (key !== null) dataNote = numberNoteOf(r.data, key);
   }
   const result = detailed
     ? { path: r.path, format: r.format, ...(r.encryptedKeyId ? { encrypted_key_id: r.encryptedKeyId } : {}), findings: r.findings, ...(operation !== undefined ? { operation } : {}), data }
     : data;
+  if (detailed && dataNote !== undefined) putNote(result as object, 'data', dataNote);
+  const rootNote = detailed ? undefined : dataNote;
   // The data is the answer, for people too: indented JSON (number types kept), with 512-float
   // embeddings shortened on a terminal.
-  const text = (v: JsonValue) => (view.hasLongNumberArray(v) ? view.abbreviatedJson(v) : stringifyTyped(v, '  ', '', undefined));
-  await emit(ctx, { result: result as object, what: 'sidecar data', human: () => text(result as JsonValue).split('\n') });
+  const text = (v: JsonValue) => (view.hasLongNumberArray(v) ? view.abbreviatedJson(v) : stringifyTyped(v, '  ', '', rootNote));
+  await emit(ctx, { result: result as object, what: 'sidecar data', note: rootNote, human: () => text(result as JsonValue).split('\n') });
   return code;
 }
 

@@ -4,6 +4,7 @@
  * that every subprocess wrapper gets JSON on stdout and nothing else.
  */
 import { colorEnabled, outputFile, wantsHuman, type CommandContext } from './context.js';
+import type { NumberNote } from '../formats/numbers.js';
 import { writeJson } from './json-writer.js';
 import { openSink } from './sink.js';
 import { makeStyle, type Style } from './style.js';
@@ -20,6 +21,8 @@ export interface Emission {
   human: (style: Style) => string[];
   /** What the result is, for "Wrote <what> to FILE". */
   what: string;
+  /** A result that is a bare number of sidecar data: its type (25.0, an int beyond 2^53), as formats/numbers.ts notes it on a container. */
+  note?: NumberNote;
 }
 
 /** The result with "message" as its first key (when there is one). */
@@ -33,7 +36,7 @@ export async function emit(ctx: CommandContext, e: Emission): Promise<void> {
   if (file !== null) {
     const sink = await openSink(file, out);
     try {
-      await writeJson(sink, withMessage(e.result, e.message));
+      await writeJson(sink, withMessage(e.result, e.message), e.note);
     } catch (err) {
       await sink.abort();
       throw err;
@@ -51,6 +54,6 @@ export async function emit(ctx: CommandContext, e: Emission): Promise<void> {
     return;
   }
   const sink = await openSink(null, out);
-  await writeJson(sink, withMessage(e.result, e.message));
+  await writeJson(sink, withMessage(e.result, e.message), e.note);
   await sink.close();
 }

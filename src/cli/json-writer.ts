@@ -7,7 +7,7 @@ import { closeSync, createReadStream, mkdtempSync, openSync, rmSync, writeSync }
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { stringifyTyped } from '../formats/json.js';
-import { needsTypedJson } from '../formats/numbers.js';
+import { needsTypedJson, type NumberNote } from '../formats/numbers.js';
 import type { JsonValue } from '../types.js';
 import type { Sink } from './sink.js';
 
@@ -75,10 +75,11 @@ async function writeValue(sink: Sink, v: unknown, depth: number): Promise<void> 
 }
 
 /** Write `value` as 2-space indented JSON plus a newline. */
-export async function writeJson(sink: Sink, value: unknown): Promise<void> {
-  // Sidecar data whose numbers need typed text (formats/numbers.ts: 25.0, big ints, -0.0) is written in one piece.
-  if (needsTypedJson(value)) {
-    await sink.write(stringifyTyped(value as JsonValue, '  ', '', undefined) + '\n');
+export async function writeJson(sink: Sink, value: unknown, note?: NumberNote): Promise<void> {
+  // Sidecar data whose numbers need typed text (formats/numbers.ts: 25.0, big ints, -0.0) is written
+  // in one piece; a bare number by its note (`note`: it has no container to carry one).
+  if (needsTypedJson(value) || (note !== undefined && typeof value === 'number')) {
+    await sink.write(stringifyTyped(value as JsonValue, '  ', '', note) + '\n');
     return;
   }
   await writeValue(sink, value, 0);
