@@ -132,6 +132,20 @@ test('backend maps merge backend by backend; backend: NAME stores one backend; a
   assert.deepEqual(fs.readFileSync(path.join(root, 'IMG_4.bin')), bytes);
 });
 
+test('a backend\'s result is replaced whole even when it holds only objects (an error, a per-player map): it was merged again, so a failed run kept the old success and objects, and a player gone stayed', async (t) => {
+  const root = makeTree({ 'IMG_5.jpg': FAKE_JPEG }, testDir(t));
+  const img = path.join(root, 'IMG_5.jpg');
+  await saveSidecar(img, 'yolov8', { yolov8: { success: true, objects: [1, 2] } });
+  await saveSidecar(img, 'yolov8', { yolov8: { error: { type: 'OOM' } } });
+  assert.deepEqual((await readSidecarDetailed(img)).data.yolov8, { yolov8: { error: { type: 'OOM' } } });
+  await saveSidecar(img, 'face_detection', { insightface: { by_player: { p1: { n: 1 }, p2: { n: 2 } } }, opencv: { success: true } });
+  await saveSidecar(img, 'face_detection', { insightface: { by_player: { p1: { n: 3 } } } });
+  assert.deepEqual((await readSidecarDetailed(img)).data.face_detection, { insightface: { by_player: { p1: { n: 3 } } }, opencv: { success: true } });
+  // The same through a whole document.
+  await saveSidecar(img, 'face_detection', { face_detection: { insightface: { by_player: { p9: { n: 9 } } } }, sidecar_info: {} }, { merge: 'document' });
+  assert.deepEqual((await readSidecarDetailed(img)).data.face_detection, { insightface: { by_player: { p9: { n: 9 } } }, opencv: { success: true } });
+});
+
 test('the default format set once: .image-sidecar.json defaultFormat, IMAGE_SIDECAR_FORMAT, and bin under the earlier tool\'s names', async (t) => {
   const root = makeTree(
     {

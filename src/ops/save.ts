@@ -126,13 +126,16 @@ export function sameEntry(a: JsonObject, aKey: string, b: JsonObject, bKey: stri
  * sidecar (the JSON copy kept beside a `.bin`; a whole-document save is built from it): an entry
  * the caller sends back unchanged from it is no change, so a newer value in `into` stays.
  */
-function putEntry(into: JsonObject, from: JsonObject, key: string, base: JsonObject | undefined): void {
+function putEntry(into: JsonObject, from: JsonObject, key: string, base: JsonObject | undefined, backend = false): void {
   if (base !== undefined && Object.hasOwn(base, key) && sameEntry(from, key, base, key)) return;
   const value = from[key];
   const current = Object.hasOwn(into, key) ? into[key] : undefined;
-  if (isBackendMap(value) && isPlainObject(current)) {
+  // One level only: a backend's result is replaced whole, even one holding only objects (an
+  // `{"error": {...}}`, a `{"by_player": {...}}`): merged again, a failed run kept the old result's
+  // `success` and objects beside its error, and a player gone from a new result stayed.
+  if (!backend && isBackendMap(value) && isPlainObject(current)) {
     const baseMap = base !== undefined && isPlainObject(base[key]) ? base[key] : undefined;
-    for (const b of Object.keys(value)) putEntry(current, value, b, baseMap);
+    for (const b of Object.keys(value)) putEntry(current, value, b, baseMap, true);
     return;
   }
   setKey(into, key, value, from);
