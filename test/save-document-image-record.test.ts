@@ -37,3 +37,39 @@ test('whole-document save keeps the library image record, not the document copy'
   assert.deepEqual(rec.operations, ['yolov8', 'face_detection'], 'both were computed on the current image');
   assert.equal(rec.stale_operations, undefined, `nothing is stale: ${JSON.stringify(rec)}`);
 });
+
+test('a whole document credits the operations it changes, not the one the call names (the pipeline names face_detection for every document but yolov8\'s): a quality run again on a changed image marked face_detection current and quality stale, and todo asked for the wrong one for good', async (t) => {
+  const dir = testDir(t);
+  const image = putFile(dir, 'B.jpg', 'jpeg v1');
+  const stamp = (doc: JsonObject, op: string, at: string) => {
+    doc.sidecar_info = { ...((doc.sidecar_info as JsonObject) ?? {}), last_operation: op, last_updated: at };
+    return doc;
+  };
+  // As the pipeline saves: the whole document, the call naming face_detection.
+  await saveSidecar(image, 'face_detection', stamp({ face_detection: { faces: [1], success: true } }, 'face_detection', 't1'), { merge: 'document', format: 'json' });
+  let doc = cloneJson(await readSidecar(image));
+  doc.quality_assessment = { quality: { overall_score: 0.5, grade: 'B' }, success: true };
+  await saveSidecar(image, 'face_detection', stamp(doc, 'quality_assessment', 't2'), { merge: 'document' });
+  let data = await readSidecar(image);
+  assert.deepEqual(record(data).operations, ['face_detection', 'quality_assessment']);
+  assert.equal((data.sidecar_info as JsonObject).last_operation, 'quality_assessment');
+
+  writeFileSync(image, 'jpeg v2, retouched'); // the image changes; only quality runs again
+  doc = cloneJson(data);
+  doc.quality_assessment = { quality: { overall_score: 0.7, grade: 'A' }, success: true };
+  await saveSidecar(image, 'face_detection', stamp(doc, 'quality_assessment', 't3'), { merge: 'document' });
+  data = await readSidecar(image);
+  assert.deepEqual(record(data).operations, ['quality_assessment'], JSON.stringify(record(data)));
+  assert.deepEqual(record(data).stale_operations, ['face_detection']);
+  assert.equal((data.sidecar_info as JsonObject).last_operation, 'quality_assessment');
+
+  // The same result computed again (a deterministic run) changes nothing but is credited by its stamp.
+  doc = cloneJson(data);
+  await saveSidecar(image, 'face_detection', stamp(doc, 'quality_assessment', 't4'), { merge: 'document' });
+  assert.deepEqual(record(await readSidecar(image)).stale_operations, ['face_detection']);
+  // A document sent back as read (no new stamp) credits nothing: face_detection stays stale.
+  doc = cloneJson(await readSidecar(image));
+  await saveSidecar(image, 'face_detection', doc, { merge: 'document' });
+  const last = record(await readSidecar(image));
+  assert.deepEqual([last.operations, last.stale_operations], [['quality_assessment'], ['face_detection']]);
+});

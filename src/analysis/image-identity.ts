@@ -119,25 +119,30 @@ export function imageRecordJson(rec: ImageRecord): JsonObject {
  * Set `sidecar_info.image` of a sidecar being saved with `operation` (see the table at the top).
  * `current` null (the image could not be stat'ed) removes the record: unknown, never wrong.
  */
-export function recordImageIdentity(data: JsonObject, operation: string, current: ImageIdentity | null): void {
+export function recordImageIdentity(data: JsonObject, saved: string | readonly string[], current: ImageIdentity | null): void {
   const info = data[SIDECAR_INFO_KEY];
   if (!isPlainObject(info)) return;
   if (current === null) {
     delete info[IMAGE_IDENTITY_KEY];
     return;
   }
-  const op = normalizeOperationName(operation);
+  // The operations this save's results are for (a whole document: those it changed, docs/PAIRING.md §9).
+  const names = new UniqueNames();
+  for (const op of typeof saved === 'string' ? [saved] : saved) names.add(normalizeOperationName(op));
+  const ops = names.list;
+  // Nothing computed now (a document sent back as read): the record stays as it was.
+  if (ops.length === 0) return;
   const prior = parseImageRecord(info[IMAGE_IDENTITY_KEY]);
-  const rec: ImageRecord = { ...current, operations: [op], staleOperations: [] };
+  const rec: ImageRecord = { ...current, operations: ops, staleOperations: [] };
   if (prior !== null && sameImage(prior, current)) {
     // The hash stays valid while size and mtime do (a save without hashing keeps it).
     if (rec.sha256 === undefined && prior.sha256 !== undefined) rec.sha256 = prior.sha256;
-    rec.operations = prior.operations.includes(op) ? prior.operations : [...prior.operations, op];
-    rec.staleOperations = prior.staleOperations.filter((o) => o !== op);
+    rec.operations = [...prior.operations, ...ops.filter((op) => !prior.operations.includes(op))];
+    rec.staleOperations = prior.staleOperations.filter((o) => !ops.includes(o));
   } else if (prior !== null) {
     const stale = new UniqueNames(rec.staleOperations);
     forEachOperation(data, (entry) => {
-      if (entry.name !== op) stale.add(entry.name);
+      if (!ops.includes(entry.name)) stale.add(entry.name);
     });
   }
   info[IMAGE_IDENTITY_KEY] = imageRecordJson(rec);

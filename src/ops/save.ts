@@ -197,17 +197,48 @@ function freshOperation(doc: JsonObject, base: JsonObject, current: JsonObject):
   return last;
 }
 
-function mergeOperation(existing: JsonObject, imagePath: string, loc: SidecarLocation, operation: string, value: JsonValue, now: string, how: MergeHow): JsonObject {
+/** An entry's value and type as text (undefined: absent): what a save changed. */
+function entryText(obj: JsonObject, key: string): string | undefined {
+  if (!Object.hasOwn(obj, key)) return undefined;
+  const box: JsonObject = { v: obj[key] };
+  carryNote(obj, key, box, 'v');
+  return canonicalJson(box);
+}
+
+/**
+ * The operations a save's results are for, and the one `last_operation` names: the one asked,
+ * or, for a whole document, those it changed (its fresh one too). The pipeline names
+ * face_detection in the call for every document but yolov8's: credited to the call, a quality
+ * run again on a changed image marked face_detection current and quality stale, for good.
+ */
+interface Saved {
+  operations: string[];
+  last: string;
+}
+
+function mergeOperation(existing: JsonObject, imagePath: string, loc: SidecarLocation, operation: string, value: JsonValue, now: string, how: MergeHow): { merged: JsonObject; saved: Saved } {
   const prior = existing.sidecar_info;
   const info: JsonObject = isPlainObject(prior) ? prior : {};
+  const saved: Saved = { operations: [operation], last: operation };
   if (how.document && isPlainObject(value)) {
     // The fresh operation's result is taken as sent; a backend map under it is still merged
     // against the kept JSON backend by backend (the backends it carries are the JSON's; which one
     // was computed, the document does not say).
     const fresh = how.base === undefined ? undefined : freshOperation(value, how.base, existing);
+    const changed: string[] = [];
     for (const key of Object.keys(value)) {
-      if (key !== 'sidecar_info') putEntry(existing, value, key, key === fresh && !isBackendMap(value[key]) ? undefined : how.base);
+      if (key === 'sidecar_info') continue;
+      const before = entryText(existing, key);
+      putEntry(existing, value, key, key === fresh && !isBackendMap(value[key]) ? undefined : how.base);
+      if (key === fresh || entryText(existing, key) !== before) changed.push(key);
     }
+    // `last_operation` is the one the call names, unless the document is stamped anew (its
+    // last_updated is not the file's: the pipeline stamps every save) naming one it changed.
+    const sent = isPlainObject(value.sidecar_info) ? value.sidecar_info : undefined;
+    const stamped = typeof sent?.last_updated === 'string' && sent.last_updated !== info.last_updated;
+    const named = stamped ? sent!.last_operation : undefined;
+    saved.operations = changed;
+    if (typeof named === 'string' && changed.includes(named)) saved.last = named;
     const given = value.sidecar_info;
     const baseInfo = how.base !== undefined && isPlainObject(how.base.sidecar_info) ? how.base.sidecar_info : undefined;
     if (isPlainObject(given)) {
@@ -234,7 +265,7 @@ function mergeOperation(existing: JsonObject, imagePath: string, loc: SidecarLoc
   if (typeof info.operation_type !== 'string') info.operation_type = operation;
   if (typeof info.created_at !== 'string') info.created_at = now;
   info.last_updated = now;
-  info.last_operation = operation;
+  info.last_operation = saved.last;
   // The pipeline's convention: the resolved image here, the path it came through in symlink_path.
   info.image_path = loc.targetPath;
   // A caller that resolved a link itself (the pipeline saves to the target) sends the link it came
@@ -254,7 +285,7 @@ function mergeOperation(existing: JsonObject, imagePath: string, loc: SidecarLoc
     };
   }
   existing.sidecar_info = info;
-  return existing;
+  return { merged: existing, saved };
 }
 
 function checkArguments(operation: unknown, data: unknown, opts: SaveOptions): void {
@@ -371,9 +402,9 @@ export async function saveSidecar(imagePath: string, operation: string, data: Js
     const sentRecord = opts.merge === 'document' && isPlainObject(data) ? recordedImageName(data) : null;
     const { target, format, existing, readAs, encryptWith, effective, base } = chooseTarget(loc, imagePath, opts, sentRecord);
     const now = isoTimestamp((opts.now ?? (() => new Date()))());
-    const merged = mergeOperation(existing, imagePath, loc, operation, data, now, { document: opts.merge === 'document', backend: opts.backend, base: readFrom(data, existing, base), note: opts.dataNote });
-    // What the result was computed from: stale detection compares it with the image later.
-    recordImageIdentity(merged, operation, tryCurrentImageIdentity(loc.targetPath, { hash: opts.hashImage }));
+    const { merged, saved } = mergeOperation(existing, imagePath, loc, operation, data, now, { document: opts.merge === 'document', backend: opts.backend, base: readFrom(data, existing, base), note: opts.dataNote });
+    // What the results were computed from: stale detection compares it with the image later.
+    recordImageIdentity(merged, saved.operations, tryCurrentImageIdentity(loc.targetPath, { hash: opts.hashImage }));
     // UNREPRESENTABLE / TOO_DEEP are thrown here, before anything is written.
     const bytes = encodeSidecar(merged, format, { path: target, maxDepth: opts.maxDepth, encryptWith });
     // A sidecar above the read limit could never be read back: refuse it before writing anything.
