@@ -1059,6 +1059,7 @@ async function bothPlans(root: string, opts: PlanOptions): Promise<{ own: Outcom
       if (rec.images.length > 0 || sc === undefined || sc.isLink) continue;
       if (rec.category === 'orphan') orphans.push({ path: sc.path, rel: sc.rel, format: sc.inspection.format, size: sc.inspection.size });
       else if (rec.category === 'unreadable') unreadable.push({ sidecars: [sc.rel], reason: `cannot be read (${sc.inspection.error?.code ?? 'IO'})`, unreadable: true });
+      else if (rec.category === 'encrypted') unreadable.push({ sidecars: [sc.rel], reason: 'its record cannot be read (an encrypted file needs its key)' });
     }
     const problems = session.summary.problems;
     if (session.problemSeqs.some((q, i) => q[1] === -1 || problems[i].code === 'UNADDRESSABLE')) throw errors.incompleteScan('a folder or a name');

@@ -393,3 +393,32 @@ test('relink first removes the empty quarantine folder a killed relink or cleanu
     removeTree(root);
   }
 });
+
+test('relink never gives a deleted image\'s results to an image that has not moved or been renamed since the save (a burst of uncompressed RAWs: same size, same whole-second time), and still re-attaches one renamed since', async () => {
+  const root = makeTree({});
+  try {
+    fs.mkdirSync(join(root, 'a'));
+    const t = new Date('2025-03-01T10:00:00Z');
+    for (const n of ['R1', 'R2', 'R3']) {
+      fs.writeFileSync(join(root, `a/${n}.CR2`), Buffer.alloc(n === 'R3' ? 6000 : 5000, n === 'R1' ? 0 : n === 'R2' ? 1 : 2));
+      fs.utimesSync(join(root, `a/${n}.CR2`), t, t);
+    }
+    // R2 saved an hour after the files were made (their ctime): the pipeline ran later than the
+    // import. R3 saved now, and renamed after (its ctime then is after the save).
+    const later = () => new Date(Date.now() + 60 * 60_000);
+    await saveSidecar(join(root, 'a/R2.CR2'), 'face_detection', { faces: [{ name: 'alice' }] }, { format: 'json', now: later });
+    await saveSidecar(join(root, 'a/R3.CR2'), 'face_detection', { faces: [{ name: 'bob' }] }, { format: 'json' });
+    fs.unlinkSync(join(root, 'a/R2.CR2')); // culled
+    fs.renameSync(join(root, 'a/R3.CR2'), join(root, 'a/Game_3.CR2')); // renamed since the save
+    const plan = await planRelink(root, { index: false });
+    assert.deepEqual(plan.matches.map((m) => [m.sidecars.map((s) => s.rel), m.imageRel]), [[['a/R3.json'], 'a/Game_3.CR2']], JSON.stringify(plan));
+    const r2 = plan.unmatched.find((u) => u.sidecars[0] === 'a/R2.json');
+    assert.match(r2?.reason ?? '', /moved or renamed since the save .*a\/R1\.CR2/, JSON.stringify(plan.unmatched));
+    const r = await relink(root, { index: false });
+    assert.equal(r.relinked, 1);
+    assert.deepEqual(await readSidecar(join(root, 'a/R1.CR2')), {}, 'R1 never got R2\'s results');
+    assert.equal(((await readSidecar(join(root, 'a/Game_3.CR2'))).face_detection as { faces: { name: string }[] }).faces[0].name, 'bob');
+  } finally {
+    removeTree(root);
+  }
+});

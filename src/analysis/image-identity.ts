@@ -249,6 +249,21 @@ function fileNameOf(p: string): string {
 export interface SidecarRecord {
   identity: ImageRecord | null;
   name: string | null;
+  /** When it was last saved (`sidecar_info.last_updated`, ms since the epoch), null when it does not say (undefined: not read). */
+  savedAt?: number | null;
+}
+
+/**
+ * `sidecar_info.last_updated` in ms since the epoch, or null: only a time that names its offset
+ * (ours always does); a naive one is the writer's local time, which this host cannot know.
+ */
+function recordedSaveTime(data: JsonObject): number | null {
+  const info = data.sidecar_info;
+  if (typeof info !== 'object' || info === null || Array.isArray(info)) return null;
+  const at = (info as JsonObject).last_updated;
+  if (typeof at !== 'string' || !/^\d{4}-\d{2}-\d{2}T[\d:.]+(?:Z|[+-]\d{2}:\d{2})$/.test(at)) return null;
+  const ms = Date.parse(at);
+  return Number.isFinite(ms) ? ms : null;
 }
 
 /**
@@ -265,13 +280,13 @@ export function readSidecarRecord(path: string, keyring?: Keyring, limits: { max
     if (detectFormat(bytes) === 'json') {
       try {
         const data = JSON.parse(bytes.toString('utf8')) as JsonObject;
-        return { identity: recordedImage(data), name: recordedImageName(data) };
+        return { identity: recordedImage(data), name: recordedImageName(data), savedAt: recordedSaveTime(data) };
       } catch {
         /* the decoder says what it is */
       }
     }
     const { data } = decodeSidecar(bytes, { path, keyring, maxFileSize: limits.maxFileSize, maxDepth: limits.maxDepth });
-    return { identity: recordedImage(data as JsonObject), name: recordedImageName(data as JsonObject) };
+    return { identity: recordedImage(data as JsonObject), name: recordedImageName(data as JsonObject), savedAt: recordedSaveTime(data as JsonObject) };
   } catch {
     return null;
   }

@@ -213,7 +213,7 @@ export async function planRelink(root: string, opts: Omit<RelinkOptions, 'dryRun
   for (const o of list.orphans) {
     const rec = recordOf(o.path);
     if (rec === null || rec.identity === null) {
-      plan.unmatched.push({ sidecars: [o.rel], reason: rec === null ? 'its record cannot be read (an encrypted file needs its key)' : 'no image identity recorded (saved before identity records, or by another tool)' });
+      plan.unmatched.push({ sidecars: [o.rel], reason: rec === null ? ENCRYPTED_RECORD : 'no image identity recorded (saved before identity records, or by another tool)' });
       continue;
     }
     const key = `${dirname(o.rel)}\0${identityKey(rec.identity)}\0${rec.name ?? ''}`;
@@ -244,6 +244,21 @@ export async function planRelink(root: string, opts: Omit<RelinkOptions, 'dryRun
     if (opts.hashImages && u.identity.sha256 !== undefined && candidates.length > 0) {
       candidates = candidates.filter((c) => hashOf(c.path, hashes) === u.identity.sha256);
       evidence.push('sha256');
+    }
+    if (candidates.length > 0) {
+      // An image whose inode has not changed since the save (its ctime is before it) was not moved
+      // or renamed since: not the one these results went with. A burst of uncompressed RAWs copied
+      // from a card shares size and whole-second times: a deleted shot's results went to a sibling
+      // that never moved. (A rename, a move or a copy sets the ctime; clocks may differ by a margin.)
+      const savedAt = savedAtOf(u.orphans, opts.keyring, limits);
+      if (savedAt !== null) {
+        const before = candidates;
+        candidates = candidates.filter((c) => c.ctimeMs >= savedAt - SAVE_CLOCK_MARGIN_MS);
+        if (candidates.length === 0) {
+          plan.unmatched.push({ sidecars: rels, reason: `no image with the recorded size and time was moved or renamed since the save (${before.map((c) => c.rel).join(', ')} ${before.length === 1 ? 'has' : 'have'} not changed since: ctime before it)` });
+          continue;
+        }
+      }
     }
     if (candidates.length === 0) {
       plan.unmatched.push({ sidecars: rels, reason: evidence.includes('sha256') ? 'no image with the recorded size, time and sha256' : 'no image with the recorded size and time' });
@@ -312,6 +327,24 @@ interface Candidate {
   path: string;
   rel: string;
   name: string;
+  /** Its inode's last change (ms): a move, a rename or a copy sets it. */
+  ctimeMs: number;
+}
+
+const ENCRYPTED_RECORD = 'its record cannot be read (an encrypted file needs its key)';
+
+/** How far the clock of the host that saved may be from the file system's (its ctimes). */
+const SAVE_CLOCK_MARGIN_MS = 10 * 60_000;
+
+/** The earliest save time the orphans record (`sidecar_info.last_updated`), or null when one does not say. */
+function savedAtOf(orphans: readonly { path: string }[], keyring: RelinkOptions['keyring'], limits: { maxFileSize?: number; maxDepth?: number }): number | null {
+  let min: number | null = null;
+  for (const o of orphans) {
+    const at = readSidecarRecord(o.path, keyring, limits)?.savedAt ?? null;
+    if (at === null) return null;
+    min = min === null ? at : Math.min(min, at);
+  }
+  return min;
 }
 
 interface Unit {
@@ -379,6 +412,8 @@ async function walkLibrary(rootAbs: string, opts: Options, exts: ReadonlySet<str
       const rel = relOf(sc.name);
       const category = unlessLookalike(categorize([], [{ ...sc, rel, side: 'local', inspection }], null), g.lookalikes);
       if (category === 'unreadable') out.unreadable.push({ sidecars: [rel], reason: `cannot be read (${inspection.error?.code ?? 'IO'})`, unreadable: true });
+      // Encrypted under a key not given: whose it is cannot be read (never an orphan: records.ts categorize).
+      else if (category === 'encrypted') out.unreadable.push({ sidecars: [rel], reason: ENCRYPTED_RECORD });
       else if (isMovableOrphan(category, sc)) {
         out.orphans.push({ path: sc.path, rel, format: inspection.format, size: inspection.size });
         if (inspection.probe) out.records.set(sc.path, { identity: inspection.probe.image, name: inspection.probe.imageName });
@@ -490,7 +525,7 @@ function addIfWanted(out: Map<string, Candidate[]>, f: { path: string; rel: stri
   const size = Number(st.size);
   const key = identityKey({ size, mtimeNs: st.mtimeNs });
   if (!wanted.get(size)?.has(key)) return;
-  const c = { path, rel: f.rel === '' ? name : `${f.rel}/${name}`, name };
+  const c = { path, rel: f.rel === '' ? name : `${f.rel}/${name}`, name, ctimeMs: quick.ctimeMs };
   const l = out.get(key);
   if (l) l.push(c);
   else out.set(key, [c]);
