@@ -455,14 +455,14 @@ async function realDirsInside(rootAbs: string, rootReal: string, rel: string, al
   return true;
 }
 
-/** What the quarantine folder holds besides its manifest and folders (paths relative to it, `/`-separated). */
+/** The regular files the quarantine folder holds besides its manifest (paths relative to it, `/`-separated; links are never followed, nor counted). */
 async function unlistedFiles(folder: string, rel = ''): Promise<string[]> {
   const out: string[] = [];
   const entries = await readdir(rel === '' ? folder : join(folder, rel), { withFileTypes: true }).catch(() => []);
   for (const d of entries) {
     const r = rel === '' ? d.name : `${rel}/${d.name}`;
     if (d.isDirectory()) out.push(...(await unlistedFiles(folder, r)));
-    else if (r !== MANIFEST_NAME) out.push(r);
+    else if (d.isFile() && r !== MANIFEST_NAME) out.push(r);
   }
   return out;
 }
