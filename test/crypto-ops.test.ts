@@ -343,6 +343,18 @@ describe('encryption: tree operations', () => {
     assert.equal(again.converted, 0, 'a second rekey has nothing to do');
   });
 
+  it('a rekey stopped by a kept copy that differs says the file a read takes stays under the old key (it said only that the copies differ, and a user retiring the old key lost it)', async (t) => {
+    const root = testDir(t);
+    const x = image(root, 'IMG_1.jpg', 'bin', A);
+    putFile(root, 'IMG_1.json', encodeSidecar({ ...x.data, extra: 1 }, 'json'));
+    const both: Keyring = { keys: [...B.keys, ...A.keys], encryptWith: 0 };
+    const r = await convert(root, 'bin', { engine: 'inline', encryption: 'rekey', keyring: both });
+    const item = r.items!.find((i) => i.source === x.sidecar)!;
+    assert.equal(item.action, 'conflict');
+    assert.match(item.error!.message, new RegExp(`nothing re-encrypted for this image; ${x.sidecar.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} \\(key ${A.keys[0].id}\\) stays under its old key`));
+    assert.equal(decodeSidecar(fs.readFileSync(x.sidecar), { keyring: A }).encryption?.keyId, A.keys[0].id);
+  });
+
   it('what convert --encrypt and rekey leave as it is (an orphan, an unknown image’s sidecar, one beside a link target outside the root, the quarantine) is a finding, never a silent skip: its results stayed in plaintext or under the retired key, exit 0', async (t) => {
     const root = testDir(t);
     const outside = testDir(t);

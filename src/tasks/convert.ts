@@ -290,7 +290,7 @@ function stageUnit(unit: ConvertUnit, opts: ConvertTaskOptions): ConvertItem[] |
   if (decoded.length > 1) {
     for (let i = 1; i < decoded.length; i++) {
       if (!deepEqualJson(decoded[0].data, decoded[i].data)) {
-        return allItems(unit, 'conflict', false, errors.conflict('candidate sidecars of one image hold different data', unit.sources));
+        return allItems(unit, 'conflict', false, errors.conflict(`candidate sidecars of one image hold different data${conflictConsequence(decoded, opts.encryption)}`, unit.sources));
       }
     }
     action = 'dedupe';
@@ -541,3 +541,14 @@ export async function convertUnits(units: readonly ConvertUnit[], opts: ConvertT
   return results;
 }
 
+/**
+ * What a conflict leaves undone under --encrypt and rekey, said plainly: a user retiring the old key
+ * after "Re-encrypted 0" lost the file a read takes, still under it.
+ */
+function conflictConsequence(decoded: readonly { path: string; key?: { id: string } }[], encryption: string | undefined): string {
+  if (encryption !== 'rekey' && encryption !== 'encrypt') return '';
+  const keyed = decoded.filter((d) => d.key !== undefined).map((d) => `${d.path} (key ${d.key!.id})`);
+  const plain = decoded.filter((d) => d.key === undefined).map((d) => d.path);
+  const left = [...(keyed.length > 0 ? [`${keyed.join(', ')} ${keyed.length === 1 ? 'stays' : 'stay'} under ${keyed.length === 1 ? 'its' : 'their'} old key`] : []), ...(plain.length > 0 && encryption === 'encrypt' ? [`${plain.join(', ')} ${plain.length === 1 ? 'stays' : 'stay'} plaintext`] : [])];
+  return `: nothing ${encryption === 'rekey' ? 're-encrypted' : 'encrypted'} for this image${left.length > 0 ? `; ${left.join('; ')}` : ''} (keep one copy: \`image-sidecar resolve\`, then run again)`;
+}
