@@ -328,7 +328,8 @@ test('restore picks the newest quarantine by default, or the one named with from
     const second = await cleanup(root, { engine: 'inline', now: () => T2 });
     assert.notEqual(first.quarantine, second.quarantine);
 
-    const older = await restore(root, { from: '20261121T113300Z' });
+    await rejectsWith(restore(root, { from: 'no-such-folder/' }), 'NOT_FOUND'); // the slash a shell's completion adds: still a name in the quarantine
+    const older = await restore(root, { from: '20261121T113300Z/' });
     assert.equal(older.quarantine, first.quarantine);
     assert.equal(older.restored, 2);
     assert.equal(existsSync(join(root, 'a/again.json')), false);

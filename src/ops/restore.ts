@@ -354,6 +354,9 @@ async function newestFolder(base: string): Promise<string> {
 }
 
 async function chosenFolder(rootAbs: string, base: string, from: string): Promise<string> {
+  // A name with the slash a shell's completion adds (`--from 20261121T113300Z/`) is that name.
+  const bare = from.replace(sep === '/' ? /\/+$/ : /[/\\]+$/, '');
+  if (bare !== '' && !bare.includes('/') && !bare.includes(sep) && !isAbsolute(from)) from = bare;
   const folder = isAbsolute(from) || from.includes('/') || from.includes(sep) ? resolve(from) : join(base, from);
   const rel = relative(base, folder);
   // Only a folder directly inside this root's quarantine: restore never moves files from elsewhere.
