@@ -510,3 +510,16 @@ test('cleanup --delete and the dry run leave in place a file another image\'s si
     removeTree(root);
   }
 });
+
+test('a file where the quarantine folder goes is named as such, in the dry run too (a name inside it failed with ENOTDIR)', async () => {
+  const root = libraryWithOrphans();
+  try {
+    writeFileSync(join(root, QUARANTINE_DIR), 'not a folder');
+    for (const dryRun of [true, false]) {
+      await assert.rejects(cleanup(root, { engine: 'inline', dryRun, index: false }), (e: unknown) => isSidecarError(e) && e.code === 'NOT_A_DIRECTORY' && /\.image-sidecar-quarantine is a file, not the quarantine folder/.test(e.message));
+    }
+    assert.ok(existsSync(join(root, 'photos/gone.json')));
+  } finally {
+    removeTree(root);
+  }
+});
