@@ -15,7 +15,8 @@
  * - `stale_operations`: operations whose results were computed on an EARLIER version of the image
  *   (present when a save found the image changed since the previous record).
  * One record per sidecar, but freshness per operation: re-running one operation on a changed image
- * must not make the others look current. On each save of operation OP:
+ * must not make the others look current. On each save of operation OP (a whole document: of each
+ * operation it changed, or its stamped `last_operation`; one that changes nothing leaves the record):
  *   no prior record            → operations = [OP]        (the file's other results: unknown)
  *   prior record, same image   → operations = prior ∪ {OP}, stale_operations = prior stale − {OP}
  *   prior record, image changed→ operations = [OP], stale_operations = every other operation in the file
@@ -116,8 +117,9 @@ export function imageRecordJson(rec: ImageRecord): JsonObject {
 }
 
 /**
- * Set `sidecar_info.image` of a sidecar being saved with `operation` (see the table at the top).
- * `current` null (the image could not be stat'ed) removes the record: unknown, never wrong.
+ * Set `sidecar_info.image` of a sidecar being saved with the results of `saved` (one operation, or
+ * a whole document's; none: the record stays as it is; see the table at the top). `current` null
+ * (the image could not be stat'ed) removes the record: unknown, never wrong.
  */
 export function recordImageIdentity(data: JsonObject, saved: string | readonly string[], current: ImageIdentity | null): void {
   const info = data[SIDECAR_INFO_KEY];

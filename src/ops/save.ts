@@ -126,14 +126,14 @@ export function sameEntry(a: JsonObject, aKey: string, b: JsonObject, bKey: stri
  * sidecar (the JSON copy kept beside a `.bin`; a whole-document save is built from it): an entry
  * the caller sends back unchanged from it is no change, so a newer value in `into` stays.
  */
-function putEntry(into: JsonObject, from: JsonObject, key: string, base: JsonObject | undefined, backend = false): void {
+function putEntry(into: JsonObject, from: JsonObject, key: string, base: JsonObject | undefined, insideBackendMap = false): void {
   if (base !== undefined && Object.hasOwn(base, key) && sameEntry(from, key, base, key)) return;
   const value = from[key];
   const current = Object.hasOwn(into, key) ? into[key] : undefined;
   // One level only: a backend's result is replaced whole, even one holding only objects (an
   // `{"error": {...}}`, a `{"by_player": {...}}`): merged again, a failed run kept the old result's
   // `success` and objects beside its error, and a player gone from a new result stayed.
-  if (!backend && isBackendMap(value) && isPlainObject(current)) {
+  if (!insideBackendMap && isBackendMap(value) && isPlainObject(current)) {
     const baseMap = base !== undefined && isPlainObject(base[key]) ? base[key] : undefined;
     for (const b of Object.keys(value)) putEntry(current, value, b, baseMap, true);
     return;
@@ -237,6 +237,9 @@ function mergeOperation(existing: JsonObject, imagePath: string, loc: SidecarLoc
     const sent = isPlainObject(value.sidecar_info) ? value.sidecar_info : undefined;
     const stamped = typeof sent?.last_updated === 'string' && sent.last_updated !== info.last_updated;
     const named = stamped ? sent!.last_operation : undefined;
+    // The stamped document's operation was run now even when its result is the one held (a
+    // deterministic run again on a changed image): credited, or todo asked for it again forever.
+    if (typeof named === 'string' && named !== 'sidecar_info' && Object.hasOwn(value, named) && !changed.includes(named)) changed.push(named);
     saved.operations = changed;
     if (typeof named === 'string' && changed.includes(named)) saved.last = named;
     const given = value.sidecar_info;
