@@ -4,7 +4,7 @@ import { existsSync, readdirSync, readFileSync, readlinkSync, renameSync, symlin
 import fs from 'node:fs';
 import { syncBuiltinESMExports } from 'node:module';
 import { spawnSync } from 'node:child_process';
-import { join, relative } from 'node:path';
+import { basename, join, relative } from 'node:path';
 import { cleanup } from '../src/ops/cleanup.js';
 import { restore } from '../src/ops/restore.js';
 import { listQuarantines } from '../src/ops/quarantines.js';
@@ -909,11 +909,13 @@ test('a quarantine holding files its manifest does not list (an edited or cut ma
       const manifest = JSON.parse(readFileSync(c.manifest!, 'utf8')) as { entries: unknown[] };
       manifest.entries = manifest.entries.slice(0, entries);
       writeFileSync(c.manifest!, JSON.stringify(manifest));
-      const dry = await restore(root, { dryRun: true });
-      const r = await restore(root);
+      // (Once its manifest lists nothing, a restore without --from passes it over: below.)
+      const from = entries === 0 ? { from: basename(c.quarantine!) } : {};
+      const dry = await restore(root, { dryRun: true, ...from });
+      const r = await restore(root, from);
       for (const x of [dry, r]) {
         assert.equal(x.restored, entries);
-        assert.deepEqual(x.skipped.map((s) => s.rel), [ORPHANS[1].replace(/^/, '')].map((rel) => rel), JSON.stringify(x.skipped));
+        assert.deepEqual(x.skipped.map((s) => s.rel), [relative(root, join(c.quarantine!, ORPHANS[1]))], JSON.stringify(x.skipped));
         assert.match(x.skipped[0].reason, /not in its manifest/);
       }
       // The file stays in the quarantine, under a manifest (listed; a later restore says the same).
@@ -923,6 +925,14 @@ test('a quarantine holding files its manifest does not list (an edited or cut ma
       assert.equal(list.folders.length, 1, JSON.stringify(list));
     }
     assert.ok(existsSync(join(root, ORPHANS[0])), 'the listed entry was restored');
+    // A quarantine whose manifest lists nothing (left for its unlisted files) is passed over: the
+    // quarantine before it is still restored without --from (it was picked again and again).
+    writeFileSync(join(root, 'a/older.json'), JSON.stringify(sidecarData('older.jpg', 1, 8)));
+    const before = await cleanup(root, { engine: 'inline', now: () => new Date(T1.getTime() - 86_400_000) });
+    assert.equal(before.removed, 2, JSON.stringify(before.actions)); // with the orphan restored above
+    const next = await restore(root);
+    assert.equal(next.quarantine, before.quarantine);
+    assert.ok(existsSync(join(root, 'a/older.json')));
   } finally {
     removeTree(root);
   }

@@ -10,7 +10,7 @@
  * is left, the folder (and an empty `.image-sidecar-quarantine`) is removed — by rmdir only, never
  * by a recursive delete.
  */
-import { access, readdir, realpath, rmdir, unlink } from 'node:fs/promises';
+import { access, readdir, readFile, realpath, rmdir, unlink } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { constants as fsConstants, existsSync } from 'node:fs';
 import { READ_NOFOLLOW_FLAGS, readRegularFile } from '../fs/regular-file.js';
@@ -310,7 +310,7 @@ async function restoreHolding(rootAbs: string, base: string, opts: RestoreOption
   // back to, but still restorable by hand from there: the manifest stays, so the folder stays a
   // quarantine (listed, never taken for abandoned), and each is a finding.
   const strays = (await unlistedFiles(folder)).filter((rel) => !listedFiles.has(join(folder, rel)));
-  for (const rel of strays) report.skipped.push({ rel, reason: `in the quarantine folder ${folder} but not in its manifest: left there (where it came from is not recorded)` });
+  for (const rel of strays) report.skipped.push({ rel: relative(rootAbs, join(folder, rel)).split(sep).join('/'), reason: `in the quarantine folder ${folder} but not in its manifest: left there (where it came from is not recorded; restore goes on to the older quarantines)` });
   if (dryRun) return report;
 
   await fsyncDirs(dirs);
@@ -345,12 +345,26 @@ async function newestFolder(base: string): Promise<string> {
     const [sb, nb] = folderKey(b);
     return sa < sb ? -1 : sa > sb ? 1 : na - nb;
   });
-  // A folder without a manifest moved nothing (the manifest is written before the first move).
+  // A folder without a manifest moved nothing (the manifest is written before the first move); one
+  // whose manifest lists nothing is left to hold files it does not list (restore says so: below),
+  // and is passed over, so that the quarantines before it are still restored without --from.
   for (let i = names.length - 1; i >= 0; i--) {
     const folder = join(base, names[i]);
-    if (await lstatOrNull(join(folder, MANIFEST_NAME))) return folder;
+    const st = await lstatOrNull(join(folder, MANIFEST_NAME));
+    if (st !== null && !(await listsNothing(join(folder, MANIFEST_NAME), st.size))) return folder;
   }
   throw errors.notFound(base, 'nothing to restore: a quarantine folder with a manifest');
+}
+
+/** A small manifest whose entries are an empty list (one a damaged file is not: restore reads it and says what is wrong). */
+async function listsNothing(manifest: string, size: number): Promise<boolean> {
+  if (size > 64 * 1024) return false;
+  try {
+    const m = JSON.parse(await readFile(manifest, 'utf8')) as { entries?: unknown };
+    return Array.isArray(m.entries) && m.entries.length === 0;
+  } catch {
+    return false;
+  }
 }
 
 async function chosenFolder(rootAbs: string, base: string, from: string): Promise<string> {
