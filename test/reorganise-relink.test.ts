@@ -412,8 +412,9 @@ test('relink never gives a deleted image\'s results to an image that has not mov
     fs.renameSync(join(root, 'a/R3.CR2'), join(root, 'a/Game_3.CR2')); // renamed since the save
     const plan = await planRelink(root, { index: false });
     assert.deepEqual(plan.matches.map((m) => [m.sidecars.map((s) => s.rel), m.imageRel]), [[['a/R3.json'], 'a/Game_3.CR2']], JSON.stringify(plan));
-    const r2 = plan.unmatched.find((u) => u.sidecars[0] === 'a/R2.json');
-    assert.match(r2?.reason ?? '', /moved or renamed since the save .*a\/R1\.CR2/, JSON.stringify(plan.unmatched));
+    const r2 = plan.ambiguous.find((u) => u.sidecars[0] === 'a/R2.json');
+    assert.match(r2?.reason ?? '', /not changed since the save/, JSON.stringify(plan.ambiguous));
+    assert.deepEqual(r2?.candidates, ['a/R1.CR2']);
     const r = await relink(root, { index: false });
     assert.equal(r.relinked, 1);
     assert.deepEqual(await readSidecar(join(root, 'a/R1.CR2')), {}, 'R1 never got R2\'s results');

@@ -245,19 +245,21 @@ export async function planRelink(root: string, opts: Omit<RelinkOptions, 'dryRun
       candidates = candidates.filter((c) => hashOf(c.path, hashes) === u.identity.sha256);
       evidence.push('sha256');
     }
-    if (candidates.length > 0) {
+    if (candidates.length > 0 && !evidence.includes('sha256')) {
       // An image whose inode has not changed since the save (its ctime is before it) was not moved
-      // or renamed since: not the one these results went with. A burst of uncompressed RAWs copied
-      // from a card shares size and whole-second times: a deleted shot's results went to a sibling
-      // that never moved. (A rename, a move or a copy sets the ctime; clocks may differ by a margin.)
+      // or renamed since: likely not the one these results went with. A burst of uncompressed RAWs
+      // copied from a card shares size and whole-second times: a culled shot's results went to a
+      // sibling that never moved. (A rename, a move or a copy sets the ctime; clocks may differ by a
+      // margin. A file system that keeps no ctime, FAT, reads as unchanged: listed, never guessed.)
       const savedAt = savedAtOf(u.orphans, opts.keyring, limits);
       if (savedAt !== null) {
-        const before = candidates;
-        candidates = candidates.filter((c) => c.ctimeMs >= savedAt - SAVE_CLOCK_MARGIN_MS);
-        if (candidates.length === 0) {
-          plan.unmatched.push({ sidecars: rels, reason: `no image with the recorded size and time was moved or renamed since the save (${before.map((c) => c.rel).join(', ')} ${before.length === 1 ? 'has' : 'have'} not changed since: ctime before it)` });
+        const moved = candidates.filter((c) => c.ctimeMs >= savedAt - SAVE_CLOCK_MARGIN_MS);
+        if (moved.length === 0) {
+          const hint = !opts.hashImages && u.identity.sha256 !== undefined ? '; --hash-images compares the bytes with the recorded sha256' : '';
+          plan.ambiguous.push({ sidecars: rels, reason: `the image${candidates.length === 1 ? '' : 's'} with the recorded size and time ${candidates.length === 1 ? 'has' : 'have'} not changed since the save (ctime before it): not moved or renamed since, so likely another image (a burst shot of the same size and time)${hint}`, candidates: candidates.map((c) => c.rel) });
           continue;
         }
+        candidates = moved;
       }
     }
     if (candidates.length === 0) {
@@ -575,7 +577,9 @@ async function act(rootAbs: string, matches: RelinkMatch[], created: Date, repor
   const moves = matches.flatMap((m) => m.sidecars.map((s) => ({ ...s, image: m.image, atPlan: besideAtPlan.get(m) ?? new Map<string, number>() })));
   // A file a sidecar link of the tree reads stays (another image's sidecar through the link: moved,
   // the link dangled), as convert, cleanup and resolve leave it.
-  const { targets: linked } = await sidecarLinkTargets(rootAbs);
+  const { targets: linked, unlisted } = await sidecarLinkTargets(rootAbs);
+  // A folder that cannot be listed now may hold a sidecar link reading an orphan: nothing moves (as the plan's walk would refuse).
+  if (unlisted !== undefined) throw errors.incompleteScan(`${unlisted} could not be listed (a sidecar link there may read an orphan); nothing is moved`);
   const hashes = moves.map((m) => {
     try {
       const link = linkReading(linked, m.path);
