@@ -518,6 +518,14 @@ test('a file where the quarantine folder goes is named as such, in the dry run t
     for (const dryRun of [true, false]) {
       await assert.rejects(cleanup(root, { engine: 'inline', dryRun, index: false }), (e: unknown) => isSidecarError(e) && e.code === 'NOT_A_DIRECTORY' && /\.image-sidecar-quarantine is a file, not the quarantine folder/.test(e.message));
     }
+    // resolve's quarantine too (it said OUTSIDE_ROOT).
+    const { resolveConflicts } = await import('../src/ops/resolve.js');
+    writeFileSync(join(root, 'photos/IMG_1.jpg.json'), JSON.stringify(sidecarData('IMG_1.jpg')));
+    await assert.rejects(resolveConflicts(root, { engine: 'inline', index: false }), (e: unknown) => isSidecarError(e) && e.code === 'NOT_A_DIRECTORY');
+    // A link in its place (planted): refused as the real run refuses it, in the dry run too (it planned moves into it).
+    unlinkSync(join(root, QUARANTINE_DIR));
+    symlinkSync(join(root, 'nowhere'), join(root, QUARANTINE_DIR));
+    for (const dryRun of [true, false]) await rejectsWith(cleanup(root, { engine: 'inline', dryRun, index: false }), 'OUTSIDE_ROOT');
     assert.ok(existsSync(join(root, 'photos/gone.json')));
   } finally {
     removeTree(root);

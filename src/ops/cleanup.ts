@@ -30,7 +30,7 @@ import { lstatOrNull, moveNoOverwrite, pathExists } from '../fs/move.js';
 import { isSafeRel, relJoin } from '../fs/rel-path.js';
 import { mapLimit } from '../engine/map-limit.js';
 import { basename, dirname, join, resolve } from 'node:path';
-import { errors, isSidecarError, SidecarError, type ErrorCode } from '../errors.js';
+import { errors, isSidecarError, type ErrorCode } from '../errors.js';
 import { QUARANTINE_DIR } from '../discovery/own-folders.js';
 import { imageExtensionSet, nfc, splitName } from '../discovery/extensions.js';
 import type { FolderNames } from '../discovery/folder-names.js';
@@ -54,6 +54,7 @@ import {
   findAbandonedQuarantines,
   manifestBytes,
   quarantineBase,
+  quarantineBaseRefusal,
   quarantineStamp,
   removeAbandonedQuarantines,
   removeEmptyQuarantine,
@@ -437,11 +438,10 @@ function planActions(orphans: PlannedOrphan[], mode: 'quarantine' | 'delete', qu
 /** The first of `<stamp>`, `<stamp>-1`, `<stamp>-2`... that does not exist yet (read only). */
 async function freeQuarantineFolder(rootAbs: string, stamp: string): Promise<string> {
   const base = join(rootAbs, QUARANTINE_DIR);
-  // Something else in its name (a file): said as what it is, in the dry run too (a name in it failed with ENOTDIR).
+  // Something else in its name (a file, a link): said as the real run says it, in the dry run too.
   const st = await lstatOrNull(base);
-  if (st !== null && !st.isDirectory() && !st.isSymbolicLink()) {
-    throw new SidecarError('NOT_A_DIRECTORY', `${base} is a file, not the quarantine folder cleanup moves orphans into: move it away, or run with --delete`, { path: base });
-  }
+  const refusal = st === null ? null : quarantineBaseRefusal(base, rootAbs, st);
+  if (refusal !== null) throw refusal;
   for (let n = 0; ; n++) {
     const p = join(base, n === 0 ? stamp : `${stamp}-${n}`);
     if (!(await pathExists(p))) return p;

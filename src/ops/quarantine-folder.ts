@@ -25,7 +25,7 @@ import { candidateNames, sidecarExtOf } from '../discovery/pair.js';
 import { writeFileAtomic } from '../fs/atomic-write.js';
 import { QUARANTINE_DIR } from '../discovery/own-folders.js';
 import { lstatOrNull } from '../fs/move.js';
-import { errors, isSidecarError, type SidecarError } from '../errors.js';
+import { errors, isSidecarError, SidecarError } from '../errors.js';
 import { assertLockHeld, DEFAULT_LOCK_STALE_MS, lockPathFor, withSidecarLock } from '../fs/lock.js';
 import { DEFAULT_STALE_TEMP_MS, isAbandonedTempFile, isLockName, removeStaleTempFiles } from '../fs/temp-files.js';
 import { tempTargetName } from '../temp-name.js';
@@ -331,6 +331,17 @@ export function quarantineStamp(d: Date): string {
 }
 
 /** `<root>/.image-sidecar-quarantine`, made if missing; it must be a real directory inside the root. */
+/**
+ * Why the entry at the quarantine folder's place (`st`: its lstat) cannot be that folder, or null: a
+ * symlink (planted: the moved files would go outside the root), or a file, FIFO or device, said as
+ * what it is (a name inside it failed with ENOTDIR). Asked by dry runs too.
+ */
+export function quarantineBaseRefusal(base: string, rootAbs: string, st: { isDirectory(): boolean; isSymbolicLink(): boolean; isFile(): boolean }): SidecarError | null {
+  if (st.isDirectory()) return null;
+  if (st.isSymbolicLink()) return errors.outsideRoot(base, rootAbs);
+  return new SidecarError('NOT_A_DIRECTORY', `${base} is ${st.isFile() ? 'a file' : 'not a folder (a FIFO, socket or device)'}, not the quarantine folder orphans and copies are moved into: move it away`, { path: base });
+}
+
 export async function ensureQuarantineBase(rootAbs: string, rootReal: string): Promise<string> {
   const base = join(rootAbs, QUARANTINE_DIR);
   // Not `recursive`: the root exists, and a recursive mkdir reports ENOENT instead of EROFS on a read-only file system.
@@ -340,8 +351,8 @@ export async function ensureQuarantineBase(rootAbs: string, rootReal: string): P
   const baseSt = await lstat(base).catch((e) => {
     throw errors.fromFs(e, base);
   });
-  // A planted symlink here would send the moved files outside the root.
-  if (!baseSt.isDirectory()) throw errors.outsideRoot(base, rootAbs);
+  const refusal = quarantineBaseRefusal(base, rootAbs, baseSt);
+  if (refusal !== null) throw refusal;
   const real = await realpath(base).catch((e) => {
     throw errors.fromFs(e, base);
   });
