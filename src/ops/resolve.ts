@@ -134,11 +134,12 @@ export async function resolveConflicts(root: string, opts: ResolveOptions = {}):
     }
   }
   report.scanComplete = session.summary.complete;
-  if (dryRun || losers.length === 0) return report;
   // A folder the scan could not list may hold a sidecar link reading one of the copies (docs/PAIRING.md
-  // §5): nothing moves, as in cleanup and relink (it was quarantined, the link left dangling).
+  // §5): nothing moves, as in cleanup and relink (it was quarantined, the link left dangling); the
+  // dry run says so as the run would.
   const s = session.summary;
-  if (!s.complete) throw errors.incompleteScan(`${s.problemCount} path(s) could not be read (first: ${s.problems[0]?.message ?? 'unknown'}); a sidecar link there may read a copy: nothing is moved`);
+  if (!s.complete && losers.length > 0) throw errors.incompleteScan(`${s.problemCount} path(s) could not be read (first: ${s.problems[0]?.message ?? 'unknown'}); a sidecar link there may read a copy: nothing ${dryRun ? 'would be' : 'is'} moved`);
+  if (dryRun || losers.length === 0) return report;
 
   // The kept files must still decode now, right before their siblings go.
   const stillValid = new Set<string>();
