@@ -251,8 +251,8 @@ class ImageSidecarManager:
             server = self._server
         if retired is not None:
             # Started under another environment: it answers the requests other threads sent it, then
-            # exits (waited for on a thread of its own: one of those may be a long tree command).
-            threading.Thread(target=retired.close, name="image-sidecar-retire", daemon=True).start()
+            # exits (ServerConnection.retire: no time limit, one may be a long tree command).
+            retired.retire()
         return server
 
     def _request(self, server: ServerConnection, method: str, params: Dict[str, Any], keep: Tuple[str, ...] = ()) -> Any:

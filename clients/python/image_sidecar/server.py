@@ -13,6 +13,7 @@ import os
 import re
 import subprocess
 import threading
+import time
 from typing import Any, Deque, Dict, Optional, Sequence
 
 from .errors import ImageSidecarError
@@ -58,6 +59,12 @@ def error_from_response(body: Any) -> ImageSidecarError:
         path=body.get("path"),
         details=body.get("details"),
     )
+
+
+# How long a retired server stays idle before its input is ended (a thread that took it just before may still send).
+_RETIRE_QUIET_S = 0.5
+# The CLI's fatal error line: `image-sidecar: error [CODE]: message`.
+_START_ERROR = re.compile(r"^image-sidecar: error \[([A-Z_]+)\]: (.*)$", re.M)
 
 
 class _Slot:
@@ -139,7 +146,7 @@ class ServerConnection:
             raise error_from_response(resp["error"])
         return resp.get("result")
 
-    def close(self, timeout: float = 30.0) -> Optional[int]:
+    def close(self, timeout: Optional[float] = 30.0) -> Optional[int]:
         """End input (the server finishes in-flight requests and exits); kill it if it does not."""
         with self._state_lock:
             self._closed = True
@@ -162,6 +169,29 @@ class ServerConnection:
                 stream.close()
         return code
 
+    def retire(self) -> None:
+        """Another server takes over (the client's environment changed): this one answers every request
+        it was sent, those of threads that took it just before too, and its input is ended once none
+        has been in flight for a moment; no time limit (one may be a long tree command)."""
+        threading.Thread(target=self._retire, name="image-sidecar-retire", daemon=True).start()
+
+    def _retire(self) -> None:
+        quiet_since: Optional[float] = None
+        while True:
+            with self._state_lock:
+                if self._closed:
+                    break
+                busy = bool(self._pending)
+            now = time.monotonic()
+            if busy:
+                quiet_since = None
+            elif quiet_since is None:
+                quiet_since = now
+            elif now - quiet_since >= _RETIRE_QUIET_S:
+                break
+            time.sleep(0.05)
+        self.close(timeout=None)
+
     def abandon(self) -> None:
         """In a forked child: close this process's copies of the pipes without touching the server
         (it belongs to the parent, which still talks to it). No waiting: it is not our child."""
@@ -180,6 +210,11 @@ class ServerConnection:
     def _exited_error(self) -> ImageSidecarError:
         code = self._proc.poll()
         tail = self.stderr_tail().strip()
+        # A server that refused to start (a key file gone, a bad setting) says why as the CLI does:
+        # that error, with its code, not "not running".
+        start = _START_ERROR.search(tail) if code == 2 else None
+        if start is not None:
+            return ImageSidecarError("%s (the image-sidecar server could not start)" % start.group(2).strip(), code=start.group(1), stderr=tail)
         msg = "the image-sidecar server is not running (%s%s)" % (
             self._exit_reason or "it exited",
             "" if code is None else ", exit status %d" % code,

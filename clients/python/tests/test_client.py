@@ -350,6 +350,30 @@ class ServerModeTest(unittest.TestCase):
     def tearDown(self) -> None:
         self.lib.remove()
 
+    def test_a_server_retired_for_a_changed_environment_answers_the_threads_that_took_it_and_a_bad_setting_says_its_code(self) -> None:
+        import time
+        with mock.patch.dict(os.environ, {}, clear=False):
+            os.environ.pop("IMAGE_SIDECAR_WORKERS", None)
+            with ImageSidecarManager() as m:
+                old = m._connection()
+                self.assertIsNotNone(old)
+                os.environ["IMAGE_SIDECAR_WORKERS"] = "1"
+                new = m._connection()
+                self.assertIsNot(new, old, "a changed setting starts a new server")
+                # A thread that took the old server just before still gets its answer (it was closed at once).
+                time.sleep(0.1)
+                self.assertEqual(old.request("read", {"image": self.lib.bare}), {})
+                deadline = time.monotonic() + 10
+                while old.alive and time.monotonic() < deadline:
+                    time.sleep(0.05)
+                self.assertFalse(old.alive, "the retired server exits once idle")
+                # A setting the server cannot start with is its own error, as from the CLI (it was SERVER_EXITED).
+                os.environ["IMAGE_SIDECAR_KEY_FILE"] = os.path.join(self.lib.root, "no-such.key")
+                with self.assertRaises(ImageSidecarError) as cm:
+                    m.save_data(self.lib.bare, "face_detection", {"success": True})
+                self.assertEqual(cm.exception.code, "NOT_FOUND", str(cm.exception))
+                del os.environ["IMAGE_SIDECAR_KEY_FILE"]
+
     def test_one_server_round_trip_and_clean_exit(self) -> None:
         with ImageSidecarManager() as m:
             server = m._server
