@@ -141,6 +141,10 @@ test('a backend\'s result is replaced whole even when it holds only objects (an 
   await saveSidecar(img, 'face_detection', { insightface: { by_player: { p1: { n: 1 }, p2: { n: 2 } } }, opencv: { success: true } });
   await saveSidecar(img, 'face_detection', { insightface: { by_player: { p1: { n: 3 } } } });
   assert.deepEqual((await readSidecarDetailed(img)).data.face_detection, { insightface: { by_player: { p1: { n: 3 } } }, opencv: { success: true } });
+  // At the operation's level too: a result holding only objects replaces a plain result whole.
+  await saveSidecar(img, 'quality', { success: true, faces: [{ x: 1 }] });
+  await saveSidecar(img, 'quality', { error: { message: 'boom' } });
+  assert.deepEqual((await readSidecarDetailed(img)).data.quality, { error: { message: 'boom' } });
   // The same through a whole document.
   await saveSidecar(img, 'face_detection', { face_detection: { insightface: { by_player: { p9: { n: 9 } } } }, sidecar_info: {} }, { merge: 'document' });
   assert.deepEqual((await readSidecarDetailed(img)).data.face_detection, { insightface: { by_player: { p9: { n: 9 } } }, opencv: { success: true } });

@@ -130,10 +130,11 @@ function putEntry(into: JsonObject, from: JsonObject, key: string, base: JsonObj
   if (base !== undefined && Object.hasOwn(base, key) && sameEntry(from, key, base, key)) return;
   const value = from[key];
   const current = Object.hasOwn(into, key) ? into[key] : undefined;
-  // One level only: a backend's result is replaced whole, even one holding only objects (an
-  // `{"error": {...}}`, a `{"by_player": {...}}`): merged again, a failed run kept the old result's
-  // `success` and objects beside its error, and a player gone from a new result stayed.
-  if (!insideBackendMap && isBackendMap(value) && isPlainObject(current)) {
+  // Into a map of backend results only, one level only: a backend's result is replaced whole, even
+  // one holding only objects (an `{"error": {...}}`, a `{"by_player": {...}}`); so is a plain result
+  // (`{"success": true, ...}`) by one holding only objects. Merged, a failed run kept the old
+  // result's `success` and objects beside its error, and a player gone from a new result stayed.
+  if (!insideBackendMap && isBackendMap(value) && isBackendMap(current)) {
     const baseMap = base !== undefined && isPlainObject(base[key]) ? base[key] : undefined;
     for (const b of Object.keys(value)) putEntry(current, value, b, baseMap, true);
     return;
