@@ -185,13 +185,16 @@ test('a folder with nothing left to convert has the leftovers of a killed run sw
   const dead = spawnSync(process.execPath, ['-e', '']).pid;
   const aside = `done/.IMG.bin.isc-tmp-${hostMark()}-${dead}-zz`; // the source a killed run had renamed aside
   put(root, aside, JSON.stringify(data('IMG.jpg')));
+  const alone = `empty/.X.json.isc-tmp-${hostMark()}-${dead}-zz`; // a folder with nothing else in it
+  put(root, alone, '{}');
   const dry = await convert(root, 'bin', { engine: 'inline', dryRun: true });
   assert.equal(dry.tempFilesRemoved, 0);
   assert.ok(fs.existsSync(path.join(root, aside)));
   const real = await convert(root, 'bin', { engine: 'inline' });
   assert.equal(real.converted, 1);
-  assert.equal(real.tempFilesRemoved, 1);
+  assert.equal(real.tempFilesRemoved, 2);
   assert.equal(fs.existsSync(path.join(root, aside)), false);
+  assert.equal(fs.existsSync(path.join(root, alone)), false);
 });
 
 test('orphans, reports, unrelated JSON, corrupt files and link targets outside the root are never converted', async (t) => {

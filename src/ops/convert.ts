@@ -252,7 +252,10 @@ async function convertTree(root: string, format: SidecarFormat, opts: ConvertOpt
   // Progress in the scan's unit (files of the tree, as the CLI's pre-walk counts them), never in
   // items: a record's files are done when its last step is, so the last report is every file.
   let scanned = { files: 0, bytes: 0 };
-  const session = scan(root, { ...opts, onProgress: (files, _total, bytes) => void (scanned = { files, bytes: bytes ?? 0 }), runtime });
+  // Folders the walk found temp names in, to sweep: a killed run's leftovers (a source moved aside
+  // and not yet unlinked: plaintext under --encrypt) are swept even where nothing is left to convert.
+  const tempFolders: string[] = [];
+  const session = scan(root, { ...opts, onProgress: (files, _total, bytes) => void (scanned = { files, bytes: bytes ?? 0 }), onTempFiles: (dir) => void tempFolders.push(dir), runtime });
   /** Per step in flight, in order: the scan's count once that step is done (mapJobs keeps order). */
   const marks: { files: number; bytes: number }[] = [];
   let markHead = 0;
@@ -271,7 +274,6 @@ async function convertTree(root: string, format: SidecarFormat, opts: ConvertOpt
   const linked = taskOpts.keepSource || found === null ? new Map<string, string>() : found.targets;
   // A unit costs the engine what ~20 inspected files do: `auto` sizes itself by that (tuning.ts).
   let units = 0;
-  // The plan, one step per job in scan order: an item known at once, or a unit for the task.
   /** Leftovers of a killed earlier run in `dir` go, once per folder (a real run only). */
   const sweep = async (dir: string) => {
     if (taskOpts.dryRun || cleanedDirs.has(dir)) return;
@@ -282,12 +284,13 @@ async function convertTree(root: string, format: SidecarFormat, opts: ConvertOpt
       // Best effort: our temp names are unique, so a leftover we cannot remove is in nobody's way.
     }
   };
+  const sweepTempFolders = async () => {
+    while (tempFolders.length > 0) await sweep(tempFolders.shift()!);
+  };
+  // The plan, one step per job in scan order: an item known at once, or a unit for the task.
   async function* plan(): AsyncGenerator<ConvertItem | ConvertUnit> {
     for await (const rec of session) {
-      // Every folder walked, not only those with something left to convert: a run killed between
-      // moving a source aside and unlinking it left the source (plaintext, for --encrypt) under a
-      // temp name in a folder the next run had nothing else to do in; it stayed for good.
-      await sweep(join(session.summary.root, rec.dir));
+      await sweepTempFolders();
       const planned = planRecord(rec, format, taskOpts, realFolders);
       const steps = linked.size === 0 ? planned : planned.flatMap((st) => unlessLinked(st, linked, realFolders));
       for (const step of steps) if ('sources' in step) units++;
@@ -301,6 +304,8 @@ async function convertTree(root: string, format: SidecarFormat, opts: ConvertOpt
         yield step;
       }
     }
+    // Folders of no record (nothing but temp files and ignored names) and the last ones walked.
+    await sweepTempFolders();
   }
 
   const steps = mapJobs(runtime, 'convert', taskOpts, plan(), (step) => ('sources' in step ? [step] : []), {

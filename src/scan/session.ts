@@ -73,6 +73,8 @@ export interface ScanOptions extends Options {
   batchSize?: number;
   /** Every problem (`summary.problems` keeps the first MAX_PROBLEMS_KEPT in tree order), as it comes. */
   onProblem?: (p: ScanProblem) => void;
+  /** A walked folder (as walked) holds temp-file names (a writer's, live or killed: fs/temp-files.ts), as the walk meets it. */
+  onTempFiles?: (dir: string) => void;
 }
 
 const MAX_PROBLEMS_KEPT = 200;
@@ -443,6 +445,7 @@ export class ScanSession implements AsyncIterable<ScanRecord> {
           index.served(stored, whole, listing.path);
           this.summary.filesIgnored += stored.ignored;
           this.summary.tempFiles += stored.temp;
+          if (stored.temp > 0) opts.onTempFiles?.(listing.path);
           if (!whole) builder = index.folderSink(real, listing.path, listing.rel, dirs!.dirIdentity(real)!.id, stored.ignored, stored.temp, stored.n, [...stored.pos], stored);
           const dir = dirContextOf(listing.rel);
           // Stored records served as they are go down the pipeline as one job per run of them (the
@@ -510,6 +513,7 @@ export class ScanSession implements AsyncIterable<ScanRecord> {
       }
       this.summary.filesIgnored += pairing.ignored;
       this.summary.tempFiles += pairing.tempFiles.length;
+      if (pairing.tempFiles.length > 0) opts.onTempFiles?.(listing.path);
       // Record positions in the folder, equal on every shard: unaddressable names (by entry index),
       // then groups with images (by their first image), then lone sidecars (by their first sidecar)
       // — the order pairDirectory gives the groups of the whole folder.
