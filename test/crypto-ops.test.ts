@@ -351,7 +351,7 @@ describe('encryption: tree operations', () => {
     const r = await convert(root, 'bin', { engine: 'inline', encryption: 'rekey', keyring: both });
     const item = r.items!.find((i) => i.source === x.sidecar)!;
     assert.equal(item.action, 'conflict');
-    assert.match(item.error!.message, new RegExp(`nothing re-encrypted for this image; ${x.sidecar.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} \\(key ${A.keys[0].id}\\) stays under its old key`));
+    assert.match(item.error!.message, new RegExp(`nothing re-encrypted for this image; ${x.sidecar.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} stays under key ${A.keys[0].id}`));
     assert.equal(decodeSidecar(fs.readFileSync(x.sidecar), { keyring: A }).encryption?.keyId, A.keys[0].id);
   });
 

@@ -547,8 +547,6 @@ export async function convertUnits(units: readonly ConvertUnit[], opts: ConvertT
  */
 function conflictConsequence(decoded: readonly { path: string; key?: { id: string } }[], encryption: string | undefined): string {
   if (encryption !== 'rekey' && encryption !== 'encrypt') return '';
-  const keyed = decoded.filter((d) => d.key !== undefined).map((d) => `${d.path} (key ${d.key!.id})`);
-  const plain = decoded.filter((d) => d.key === undefined).map((d) => d.path);
-  const left = [...(keyed.length > 0 ? [`${keyed.join(', ')} ${keyed.length === 1 ? 'stays' : 'stay'} under ${keyed.length === 1 ? 'its' : 'their'} old key`] : []), ...(plain.length > 0 && encryption === 'encrypt' ? [`${plain.join(', ')} ${plain.length === 1 ? 'stays' : 'stay'} plaintext`] : [])];
+  const left = decoded.map((d) => `${d.path} stays ${d.key !== undefined ? `under key ${d.key.id}` : 'plaintext'}`);
   return `: nothing ${encryption === 'rekey' ? 're-encrypted' : 'encrypted'} for this image${left.length > 0 ? `; ${left.join('; ')}` : ''} (keep one copy: \`image-sidecar resolve\`, then run again)`;
 }
