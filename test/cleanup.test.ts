@@ -443,7 +443,7 @@ test('cleanup and resolve leave alone a file another image\'s sidecar link reads
     symlinkSync('../d1/Z.json', join(root, 'x/M.json'));
     const c = await cleanup(root, { engine: 'inline', force: true, index: false });
     assert.equal(c.removed, 0);
-    assert.ok(c.skipped.some((s) => s.path === join(root, 'd1/Z.json') && /sidecar link .*x\/M\.json reads this file/.test(s.reason)), JSON.stringify(c.skipped));
+    assert.deepEqual(c.linkRead, [{ rel: 'd1/Z.json', link: join(root, 'x/M.json') }]);
     assert.equal((await readSidecar(join(root, 'x/M.jpg'))).op, 'what M reads');
 
     // resolve: the copy it would quarantine is what the link reads.
@@ -466,7 +466,7 @@ test('cleanup and resolve leave alone a file another image\'s sidecar link reads
 test('cleanup leaves a sidecar without an image encrypted under a key not given (whose it is, and whether relink puts it back, is inside it): --delete removed it for good when its image had only moved', async () => {
   const { keyFromBytes } = await import('../src/crypto/keys.js');
   const keyring = { keys: [keyFromBytes(Buffer.alloc(32, 0x5c))], encryptWith: 0 };
-  const tree: Record<string, TreeNode> = { 'b/E.jpg': FAKE_JPEG };
+  const tree: Record<string, TreeNode> = { 'b/keep.txt': 'b' };
   for (let i = 0; i < 10; i++) {
     tree[`a/IMG_${i}.jpg`] = FAKE_JPEG;
     tree[`a/IMG_${i}.json`] = { json: sidecarData(`IMG_${i}.jpg`) };
@@ -476,9 +476,10 @@ test('cleanup leaves a sidecar without an image encrypted under a key not given 
     // E.jpg's results, encrypted, saved while it was in a/; then E.jpg moved to b/ without them.
     writeFileSync(join(root, 'a/E.jpg'), FAKE_JPEG);
     await saveSidecar(join(root, 'a/E.jpg'), 'face_detection', { faces: [] }, { keyring, format: 'bin' });
-    unlinkSync(join(root, 'a/E.jpg'));
+    renameSync(join(root, 'a/E.jpg'), join(root, 'b/E.jpg'));
+    // With the key it is read: its image moved (relink's to re-attach), no orphan to remove either.
     const withKey = await cleanup(root, { engine: 'inline', index: false, keyring, dryRun: true });
-    assert.equal(withKey.encryptedLeft, 0);
+    assert.deepEqual([withKey.encryptedLeft, withKey.relinkable, withKey.actions], [0, 1, []]);
     for (const del of [false, true]) {
       const r = await cleanup(root, { engine: 'inline', index: false, delete: del, now: fixedClock });
       assert.equal(r.removed, 0, JSON.stringify(r.actions));
@@ -490,7 +491,7 @@ test('cleanup leaves a sidecar without an image encrypted under a key not given 
   }
 });
 
-test('cleanup --delete and the dry run leave in place a file another image\'s sidecar link reads, as the quarantine did (deleted for good, the link dangled; the dry run listed it for removal)', async () => {
+test('cleanup --delete and the dry run leave in place a file another image\'s sidecar link reads, as the quarantine did (deleted for good, the link dangled; the dry run listed it for removal); it is no orphan, and no finding', async () => {
   const tree: Record<string, TreeNode> = { 'd1/other.jpg': FAKE_JPEG, 'd1/other.json': { json: sidecarData('other.jpg') }, 'd1/Z.json': { json: { ...sidecarData('Z.jpg'), op: 'what M reads' } }, 'x/M.jpg': FAKE_JPEG };
   for (let i = 0; i < 20; i++) {
     tree[`x/IMG_${i}.jpg`] = FAKE_JPEG;
@@ -503,7 +504,7 @@ test('cleanup --delete and the dry run leave in place a file another image\'s si
       const r = await cleanup(root, { engine: 'inline', index: false, now: fixedClock, ...opts });
       assert.deepEqual(r.actions, [], JSON.stringify(opts));
       assert.equal(r.removed, 0);
-      assert.ok(r.skipped.some((s) => s.path === join(root, 'd1/Z.json') && /sidecar link .*x\/M\.json reads this file/.test(s.reason)), JSON.stringify(r.skipped));
+      assert.deepEqual([r.skipped, r.linkRead], [[], [{ rel: 'd1/Z.json', link: join(root, 'x/M.json') }]], JSON.stringify(opts));
       assert.equal((await readSidecar(join(root, 'x/M.jpg'))).op, 'what M reads', JSON.stringify(opts));
     }
   } finally {

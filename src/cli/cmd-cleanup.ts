@@ -37,7 +37,8 @@ async function runCleanup(ctx: CommandContext): Promise<number> {
   const r = report;
   const message = cleanupMessage(dryRun, dryRun ? r.actions.length : r.removed);
   await emit(ctx, { result: r, message, what: 'cleanup report', human: (style) => cleanupSummary(r, style) });
-  if (r.skipped.length > 0) note(ctx, `warning: ${r.skipped.length} orphan(s) left in place (a sidecar link reads it, or it changed or could not be moved; each is listed with why), the first: ${r.skipped[0].rel}: ${r.skipped[0].reason}`);
+  if (r.skipped.length > 0) note(ctx, `warning: ${r.skipped.length} orphan(s) changed or could not be moved and were left in place (each is listed with why), the first: ${r.skipped[0].rel}: ${r.skipped[0].reason}`);
+  if (r.linkRead.length > 0) note(ctx, `${r.linkRead.length} file(s) without an image left in place: a sidecar link reads each (another image's sidecar), the first: ${r.linkRead[0].rel}, read by ${r.linkRead[0].link}`);
   const relinks = r.relinkable - r.relinkUndecided;
   if (relinks > 0) note(ctx, `${relinks} orphan(s) left in place: their images moved or were renamed inside the library; put them back with: image-sidecar relink ${JSON.stringify(dir)} --dry-run`);
   if (r.relinkUndecided > 0) note(ctx, `${r.relinkUndecided} orphan(s) left in place for you to decide: an image in the library may be theirs, but relink does not re-attach them; image-sidecar relink ${JSON.stringify(dir)} --dry-run lists each with why (merge, keep or remove them)`);

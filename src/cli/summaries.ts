@@ -100,6 +100,11 @@ export function cleanupSummary(r: CleanupReport, style: Style): string[] {
     for (const s of r.skipped.slice(0, SHOWN)) lines.push(`  ${s.rel}: ${s.reason}`);
     lines.push(...more(r.skipped.length, SHOWN));
   }
+  if (r.linkRead.length > 0) {
+    lines.push('Read by a sidecar link (another image\'s sidecar), left in place:');
+    for (const l of r.linkRead.slice(0, SHOWN)) lines.push(`  ${l.rel} (${l.link})`);
+    lines.push(...more(r.linkRead.length, SHOWN));
+  }
   lines.push(...abandonedLines(r.abandonedQuarantines, r.dryRun));
   return lines;
 }

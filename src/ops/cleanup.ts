@@ -111,10 +111,7 @@ export interface CleanupReport {
   sidecarFiles: number;
   /** orphans / sidecarFiles (0 when there are no sidecar files). */
   fraction: number;
-  /**
-   * Orphans left in place: one a sidecar link of the tree reads (found by the plan: a dry run lists
-   * it too), or (a real run) one that changed or could not be moved.
-   */
+  /** Planned files left in place because they changed or could not be moved, or a sidecar link came to read them since the plan (real run only). */
   skipped: CleanupSkip[];
   /**
    * Why the guard refuses this cleanup (too many orphans, no images), null when it would go ahead.
@@ -145,6 +142,12 @@ export interface CleanupReport {
    * whether relink could put them back, is in their record), left in place; give the key to judge them.
    */
   encryptedLeft: number;
+  /**
+   * Files without an image that a sidecar link of the tree reads (x/M.json -> ../d1/Z.json): M's
+   * sidecar, never an orphan to remove (gone, the link dangled and M's results were lost); left in
+   * place, each with the link.
+   */
+  linkRead: { rel: string; link: string }[];
 }
 
 export const DEFAULT_MAX_FRACTION = 0.2;
@@ -276,9 +279,9 @@ export async function cleanup(root: string, opts: CleanupOptions = {}): Promise<
     }
   }
   // A file a sidecar link of the tree reads (another image's sidecar: x/M.json -> ../d1/Z.json) is
-  // left in place, in the plan (a dry run says so) and whatever the mode: gone, the link dangled
-  // and M's results were lost (deleted for good with --delete).
-  const linkedSkips: CleanupSkip[] = [];
+  // no orphan: left in place by the plan (a dry run says so) whatever the mode; gone, the link
+  // dangled and M's results were lost (deleted for good with --delete).
+  const linkRead: CleanupReport['linkRead'] = [];
   let linked: SidecarLinks = new Map();
   if (found.orphans.length > relinkable.size) {
     const links = await sidecarLinkTargets(rootAbs);
@@ -289,7 +292,7 @@ export async function cleanup(root: string, opts: CleanupOptions = {}): Promise<
   for (const o of found.orphans) {
     if (relinkable.has(o.path)) continue;
     const link = linkReading(linked, o.path);
-    if (link !== undefined) linkedSkips.push({ rel: o.rel, path: o.path, code: 'CONFLICT', reason: linkedReason(link) });
+    if (link !== undefined) linkRead.push({ rel: o.rel, link });
     else orphans.push({ path: o.path, rel: o.rel, size: o.size, ...(o.leftBehind ? { leftBehind: true as const } : {}) });
   }
   const sidecarFiles = found.sidecarFiles;
@@ -313,12 +316,13 @@ export async function cleanup(root: string, opts: CleanupOptions = {}): Promise<
     manifest: quarantine === null ? null : join(quarantine, MANIFEST_NAME),
     sidecarFiles,
     fraction: round(fraction),
-    skipped: linkedSkips,
+    skipped: [],
+    linkRead,
     guard: refusal,
     abandonedQuarantines: [],
     relinkable: relinkable.size,
     relinkUndecided,
-    encryptedLeft: found.encryptedAlone,
+    encryptedLeft: found.encryptedLeft,
   };
   // What a cleanup stopped before its first move left in the quarantine goes now (nothing to
   // restore there); a dry run names it.
@@ -331,7 +335,7 @@ export async function cleanup(root: string, opts: CleanupOptions = {}): Promise<
   });
   const exts = imageExtensionSet(scanOpts.imageExtensions);
   const claims = new OrphanClaims(exts, scanOpts);
-  if (mode === 'delete') await deleteOrphans(rootAbs, rootReal, orphans, report, claims, linked);
+  if (mode === 'delete') await deleteOrphans(rootAbs, rootReal, orphans, report, claims);
   else await quarantineOrphans(rootAbs, rootReal, orphans, created, report, exts, maxManifestBytes, claims);
   return report;
 }
@@ -363,6 +367,7 @@ export async function quarantineFiles(
     relinkable: 0,
     relinkUndecided: 0,
     encryptedLeft: 0,
+    linkRead: [],
   };
   if (files.length === 0) return report;
   report.abandonedQuarantines = await abandonedQuarantines(rootAbs, false);
@@ -452,7 +457,10 @@ async function freeQuarantineFolder(rootAbs: string, stamp: string): Promise<str
 // act: delete
 // ---------------------------------------------------------------------------------------------
 
-async function deleteOrphans(rootAbs: string, rootReal: string, orphans: PlannedOrphan[], report: CleanupReport, claims: OrphanClaims, linked: SidecarLinks): Promise<void> {
+async function deleteOrphans(rootAbs: string, rootReal: string, orphans: PlannedOrphan[], report: CleanupReport, claims: OrphanClaims): Promise<void> {
+  // The tree's sidecar links again, right before anything goes for good (one made since the plan).
+  const { targets: linked, unlisted } = await sidecarLinkTargets(rootAbs);
+  if (unlisted !== undefined) throw errors.incompleteScan(`${unlisted} could not be listed (a sidecar link there may read a file to delete); nothing is deleted`);
   const dirs = new Set<string>();
   for (const o of orphans) {
     try {

@@ -10,7 +10,7 @@ export interface OrphanList {
   /** `leftBehind`: a stem file another image left behind beside an image's own file (docs/PAIRING.md §3), not a lone one. */
   orphans: { path: string; rel: string; format: string | null; size: number; leftBehind?: true }[];
   /** Lone sidecars encrypted under a key not given: whose they are cannot be read, so they are not orphans (left in place). */
-  encryptedAlone: number;
+  encryptedLeft: number;
   /** Sidecar files in the tree (the guard's denominator). */
   sidecarFiles: number;
   /** Per folder holding orphans: its images and sidecar files (the per-folder guard). */
@@ -29,9 +29,9 @@ export async function findOrphans(root: string, opts: Options = {}): Promise<Orp
   // Each found with its record's folder: counted there once the older copies are set aside.
   const found: { orphan: OrphanList['orphans'][number]; f: { orphans: number } }[] = [];
   const folders = new Map<string, { dir: string; images: number; sidecarFiles: number; orphans: number }>();
-  let encryptedAlone = 0;
+  let encryptedLeft = 0;
   for await (const rec of session) {
-    if (rec.images.length === 0 && rec.category === 'encrypted') encryptedAlone++;
+    if (rec.images.length === 0 && rec.category === 'encrypted') encryptedLeft++;
     let f = folders.get(rec.dir);
     if (!f) folders.set(rec.dir, (f = { dir: rec.dir, images: 0, sidecarFiles: 0, orphans: 0 }));
     f.images += rec.images.length;
@@ -57,7 +57,7 @@ export async function findOrphans(root: string, opts: Options = {}): Promise<Orp
       `${s.problemCount} path(s) could not be read (first: ${s.problems[0]?.message ?? 'unknown'}); no orphan can be declared`,
     );
   }
-  return { orphans, encryptedAlone, sidecarFiles: s.sidecarFiles, folders: [...folders.values()].filter((f) => f.orphans > 0), scan: s };
+  return { orphans, encryptedLeft, sidecarFiles: s.sidecarFiles, folders: [...folders.values()].filter((f) => f.orphans > 0), scan: s };
 }
 
 function orphanEntry(sc: ScanSidecar) {
