@@ -37,3 +37,15 @@ test('Python client: unittest suite against the built CLI', { skip: python ? fal
   assert.ok(ran && Number(ran[1]) >= 10, `the suite ran its tests:\n${output}`);
   assert.doesNotMatch(output, /skipped=/, `no Python test was skipped:\n${output}`);
 });
+
+test('Python client: the variables it restarts its server for are every one the server reads at start (settings.ts, cli/keys.ts), but the debug switch and the loader\'s code cache', () => {
+  const root = path.resolve(CLIENT, '..', '..');
+  const read = new Set<string>();
+  for (const f of ['src/settings.ts', 'src/cli/keys.ts']) for (const m of fs.readFileSync(path.join(root, f), 'utf8').matchAll(/IMAGE_SIDECAR_[A-Z_]+/g)) read.add(m[0]);
+  for (const x of ['IMAGE_SIDECAR_DEBUG', 'IMAGE_SIDECAR_CODE_CACHE']) read.delete(x);
+  const client = fs.readFileSync(path.join(CLIENT, 'image_sidecar', 'client.py'), 'utf8');
+  const tuple = /_SERVER_ENV = \(([^)]*)\)/.exec(client);
+  assert.ok(tuple, 'no _SERVER_ENV in client.py');
+  const listed = new Set([...tuple[1].matchAll(/"(IMAGE_SIDECAR_[A-Z_]+)"/g)].map((m) => m[1]));
+  assert.deepEqual([...listed].sort(), [...read].sort());
+});

@@ -29,7 +29,7 @@ export interface ServeStdioOptions {
   /** The key files those keys came from: no request's output (export, a hash manifest) is one of them. */
   keyFiles?: readonly string[];
   /**
-   * The keys as they are now, asked at each request (instead of `keyring`): a server outlives a key
+   * The keys as they are now, asked at each request (given, `keyring` is not used): a server outlives a key
    * rotation (rekey, then the new key file renamed over the old), and one holding the old key saved
    * new sidecars under it, which the rotated key file no longer opens. A throw fails the request.
    */
