@@ -10,7 +10,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { readSidecar } from '../src/ops/read.js';
 import { saveSidecar } from '../src/ops/save.js';
 import { cloneJson } from '../src/formats/numbers.js';
@@ -76,4 +76,19 @@ test('a whole document credits the operations it changes, not the one the call n
   await saveSidecar(image, 'face_detection', doc, { merge: 'document' });
   const last = record(await readSidecar(image));
   assert.deepEqual([last.operations, last.stale_operations], [['quality_assessment'], ['face_detection']]);
+});
+
+test('a document sent back unchanged from the kept JSON copy is not stamped anew (its last_updated is that copy\'s): it credits nothing (it marked a stale face_detection current)', async (t) => {
+  const dir = testDir(t);
+  const image = putFile(dir, 'C.jpg', 'jpeg v1');
+  await saveSidecar(image, 'face_detection', { success: true, faces: [1] }, { format: 'json' });
+  await saveSidecar(image, 'yolov8', { success: true, objects: [1] }, { format: 'bin' }); // C.bin, C.json kept beside
+  writeFileSync(image, 'jpeg v2, changed');
+  await saveSidecar(image, 'yolov8', { success: true, objects: [2] });
+  const before = record(await readSidecar(image));
+  assert.deepEqual([before.operations, before.stale_operations], [['yolov8'], ['face_detection']]);
+  const asRead = JSON.parse(readFileSync(`${dir}/C.json`, 'utf8')) as JsonObject; // what a JSON-only caller read
+  await saveSidecar(image, 'face_detection', asRead, { merge: 'document' });
+  const after = await readSidecar(image);
+  assert.deepEqual([record(after).operations, record(after).stale_operations], [['yolov8'], ['face_detection']], JSON.stringify(record(after)));
 });

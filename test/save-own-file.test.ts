@@ -145,6 +145,11 @@ test('a backend\'s result is replaced whole even when it holds only objects (an 
   await saveSidecar(img, 'quality', { success: true, faces: [{ x: 1 }] });
   await saveSidecar(img, 'quality', { error: { message: 'boom' } });
   assert.deepEqual((await readSidecarDetailed(img)).data.quality, { error: { message: 'boom' } });
+  // A backend named into an operation holding a result of its own is refused, nothing written: put
+  // beside its fields, the old `success` stood over the backend's failure.
+  await saveSidecar(img, 'persons', { success: true, faces: [1, 2] });
+  await assert.rejects(saveSidecar(img, 'persons', { success: false, error: 'oom' }, { backend: 'insightface' }), (e: unknown) => e instanceof SidecarError && e.code === 'CONFLICT' && /holds a result of its own/.test(e.message));
+  assert.deepEqual((await readSidecarDetailed(img)).data.persons, { success: true, faces: [1, 2] });
   // The same through a whole document.
   await saveSidecar(img, 'face_detection', { face_detection: { insightface: { by_player: { p9: { n: 9 } } } }, sidecar_info: {} }, { merge: 'document' });
   assert.deepEqual((await readSidecarDetailed(img)).data.face_detection, { insightface: { by_player: { p9: { n: 9 } } }, opencv: { success: true } });

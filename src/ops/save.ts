@@ -235,8 +235,10 @@ function mergeOperation(existing: JsonObject, imagePath: string, loc: SidecarLoc
     }
     // `last_operation` is the one the call names, unless the document is stamped anew (its
     // last_updated is not the file's: the pipeline stamps every save) naming one it changed.
+    // (Not the file's nor the kept JSON copy's: a document read from that copy and sent back carries its stamp.)
     const sent = isPlainObject(value.sidecar_info) ? value.sidecar_info : undefined;
-    const stamped = typeof sent?.last_updated === 'string' && sent.last_updated !== info.last_updated;
+    const baseStamp = how.base !== undefined && isPlainObject(how.base.sidecar_info) ? how.base.sidecar_info.last_updated : undefined;
+    const stamped = typeof sent?.last_updated === 'string' && sent.last_updated !== info.last_updated && sent.last_updated !== baseStamp;
     const named = stamped ? sent!.last_operation : undefined;
     // The stamped document's operation was run now even when its result is the one held (a
     // deterministic run again on a changed image): credited, or todo asked for it again forever.
@@ -259,6 +261,11 @@ function mergeOperation(existing: JsonObject, imagePath: string, loc: SidecarLoc
     const current = Object.hasOwn(existing, operation) ? existing[operation] : undefined;
     if (current !== undefined && !isPlainObject(current)) {
       throw errors.conflict(`${imagePath}: nothing saved, "${operation}" holds a ${Array.isArray(current) ? 'list' : typeof current} where backend "${how.backend}" would go; save without a backend to replace it`, []);
+    }
+    // A result of its own (`{"success": true, "faces": [...]}`) is no map of backend results: a
+    // backend put beside its fields left its `success` standing over the backend's failure.
+    if (current !== undefined && Object.keys(current).length > 0 && !isBackendMap(current)) {
+      throw errors.conflict(`${imagePath}: nothing saved, "${operation}" holds a result of its own (not a map of backend results) where backend "${how.backend}" would go; save without a backend to replace it`, []);
     }
     const map: JsonObject = current ?? {};
     setKey(map, how.backend, value, holding(how.backend, value, how.note));
