@@ -209,6 +209,15 @@ class ServerConnection:
 
     def _exited_error(self) -> ImageSidecarError:
         code = self._proc.poll()
+        if code is None and self._exit_reason in ("", "it exited"):
+            # The pipe failed before the process was reaped (a server refusing to start): its exit
+            # status and its last log line are a moment away.
+            try:
+                code = self._proc.wait(1.0)
+            except subprocess.TimeoutExpired:
+                pass
+        if code is not None:
+            self._stderr_reader.join(1.0)
         tail = self.stderr_tail().strip()
         # A server that refused to start (a key file gone, a bad setting) says why as the CLI does:
         # that error, with its code, not "not running".
