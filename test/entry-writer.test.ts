@@ -31,7 +31,7 @@ import { sidecarFiles } from './helpers/tree.js';
 import { INSPECT_OPTION_SETS, inspectionArb } from './helpers/inspection-arbitraries.js';
 import type { EntryOptions } from '../src/model/index-entry.js';
 import type { FileInspection, InspectItem, InspectOptions } from '../src/model/inspection.js';
-import { campaign } from './helpers/campaign.js';
+import { campaign, FULL_CAMPAIGNS } from './helpers/campaign.js';
 
 /** i64 fields a kept stat takes (identity.ts BatchStats: the stat binding's layout). */
 const STRIDE = 36;
@@ -229,7 +229,9 @@ describe('the WebAssembly entry writer', () => {
         if (kinds === null) refused++;
         else for (const k of kinds) if (k === KIND_WRITTEN) written++;
       }),
-      { numRuns: RUNS },
+      // Seeded in npm test (its short campaign's rows are few enough for the share below to fall
+      // under its bound now and then: 25 of 634); random in the long campaigns.
+      { numRuns: RUNS, ...(FULL_CAMPAIGNS ? {} : { seed: 0x5eed }) },
     );
     // The fuzz reached the module's writing, not only its refusals and deferrals.
     // (About one row in twelve can be: plain, ok, read, unchanged, before the cutoff, under the root.)
