@@ -348,10 +348,16 @@ async function newestFolder(base: string): Promise<string> {
   // A folder without a manifest moved nothing (the manifest is written before the first move); one
   // whose manifest lists nothing is left to hold files it does not list (restore says so: below),
   // and is passed over, so that the quarantines before it are still restored without --from.
+  let listingNothing: string | null = null;
   for (let i = names.length - 1; i >= 0; i--) {
     const folder = join(base, names[i]);
     const st = await lstatOrNull(join(folder, MANIFEST_NAME));
-    if (st !== null && !(await listsNothing(join(folder, MANIFEST_NAME), st.size))) return folder;
+    if (st === null) continue;
+    if (!(await listsNothing(join(folder, MANIFEST_NAME), st.size))) return folder;
+    listingNothing ??= names[i];
+  }
+  if (listingNothing !== null) {
+    throw errors.notFound(base, `nothing to restore: a quarantine folder whose manifest lists something (${listingNothing} holds only files its manifest does not list: restore --from ${listingNothing} names them)`);
   }
   throw errors.notFound(base, 'nothing to restore: a quarantine folder with a manifest');
 }
