@@ -138,7 +138,7 @@ class ServerConnection:
         if not slot.event.wait(wait):
             with self._state_lock:
                 self._pending.pop(rid, None)
-            raise ImageSidecarError("no answer to %s within %s s" % (method, wait), code="TIMEOUT")
+            raise ImageSidecarError("no answer to %s within %s s (the server may still finish it: a save may land)" % (method, wait), code="TIMEOUT")
         resp = slot.response
         if resp is None:
             raise self._exited_error()

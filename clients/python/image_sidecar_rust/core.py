@@ -18,6 +18,8 @@ from typing import Any, Dict, List, Optional, Type, Union
 from image_sidecar import ImageSidecarError, ImageSidecarManager
 from image_sidecar.client import _abs
 from image_sidecar.errors import ImageSidecarNotFound
+from image_sidecar.decode import NotLocal, decode_sidecar
+from image_sidecar.local import read_file_limited
 
 from .exceptions import FormatError, SidecarError, StatisticsError, ValidationError
 from .constants import OperationType, SidecarFormat
@@ -64,6 +66,24 @@ def _wrap(e: ImageSidecarError, kind: Type[SidecarError] = SidecarError) -> Side
     return err
 
 
+def _read_without_image(image: str, missing: ImageSidecarError) -> Dict[str, Any]:
+    """What the earlier package read for an image path with nothing there (a deleted or moved
+    photo): the first of ``<stem>.bin``, ``.rkyv``, ``.json`` that exists, ``{}`` when none does
+    (sportball's checks read a missing image's results so). One that cannot be read here (an
+    encrypted file, a defect) raises the image's NOT_FOUND, naming it."""
+    stem = os.path.splitext(image)[0]
+    for ext in (".bin", ".rkyv", ".json"):
+        path = stem + ext
+        if not os.path.isfile(path):
+            continue
+        try:
+            data, _fmt = decode_sidecar(read_file_limited(path))
+        except (NotLocal, OSError) as e:
+            raise SidecarError("%s (its sidecar %s cannot be read without it: %s)" % (missing.message, path, e), missing.code) from None
+        return data
+    return {}
+
+
 def _now() -> str:
     return datetime.datetime.now(datetime.timezone.utc).isoformat()
 
@@ -107,7 +127,10 @@ class ImageSidecar:
     rust_available = True  # what callers of the earlier package check; the library is always there
 
     def __init__(self, max_workers: Optional[int] = None) -> None:
-        m = _manager()
+        try:
+            m = _manager()
+        except ImageSidecarError as e:  # a bad IMAGE_SIDECAR_WORKERS / _TIMEOUT: this package's error class
+            raise _wrap(e) from None
         if not m.available:
             # The earlier package raised ImportError here without its native part; callers catch it.
             raise SidecarError(ImageSidecarNotFound(m._not_found_reason).message, "NOT_INSTALLED")
@@ -118,10 +141,15 @@ class ImageSidecar:
 
     def read_data(self, image_path: PathLike) -> Dict[str, Any]:
         """The whole sidecar (operations at the top level); ``{}`` when there is none.
-        Raises SidecarError (``error_code`` CORRUPT, NOT_FOUND, ...) when it cannot be read."""
+        Raises SidecarError (``error_code`` CORRUPT, NOT_FOUND, ...) when it cannot be read.
+        An image that is not there reads as the earlier package read it: the first of its
+        ``.bin``, ``.rkyv``, ``.json`` (its suffix replaced), ``{}`` when none is there."""
+        image = _path(image_path)
         try:
-            return _manager().read_data(_path(image_path))
+            return _manager().read_data(image)
         except ImageSidecarError as e:
+            if e.code == "NOT_FOUND" and not os.path.lexists(image):
+                return _read_without_image(image, e)
             raise _wrap(e) from None
 
     def save_data(self, image_path: PathLike, operation: Any, data: Any, backend: Optional[str] = None) -> Dict[str, Any]:
@@ -147,8 +175,12 @@ class ImageSidecar:
                 data = _loads(data)
             except ValueError as e:
                 raise SidecarError("data is a string but not JSON: %s" % e, "USAGE") from None
+        if not isinstance(data, dict):
+            # The earlier package took a dict only; a None (or a list, a number) saved as the whole
+            # result replaced the operation's result: a detector's failure path wiped what it had.
+            raise SidecarError("data must be a dict, or a JSON object as a string (got %s)" % type(data).__name__, "USAGE")
         if document is None:
-            document = isinstance(data, dict) and "sidecar_info" in data
+            document = "sidecar_info" in data
         image = _path(image_path)
         m = _manager()
         try:
@@ -221,9 +253,17 @@ class ImageSidecar:
             return {"total_images": 0, "total_sidecars": 0, "coverage_percentage": 0.0, "operation_counts": {},
                     "avg_processing_times": {}, "success_rate_percentages": {}, "avg_data_sizes": {}}
         try:
-            return _manager().get_statistics(d)
+            stats = _manager().get_statistics(d)
         except ImageSidecarError as e:
             raise _wrap(e, StatisticsError) from None
+        # Floats, as the earlier package's f64 (JSON writes a whole 100.0 as 100: a Python int).
+        if isinstance(stats.get("coverage_percentage"), int):
+            stats["coverage_percentage"] = float(stats["coverage_percentage"])
+        for key in ("avg_processing_times", "success_rate_percentages", "avg_data_sizes"):
+            table = stats.get(key)
+            if isinstance(table, dict):
+                stats[key] = {k: float(v) if isinstance(v, int) and not isinstance(v, bool) else v for k, v in table.items()}
+        return stats
 
     def find_sidecars(self, directory: PathLike, operation: Any = None) -> List[Dict[str, Any]]:
         """Info dicts of every sidecar in the tree: ``image_path, sidecar_path, operation, data_size,

@@ -24,8 +24,9 @@ class StatisticsError(SidecarError):
     """get_statistics / get_format_statistics failed."""
 
 
-class FormatError(SidecarError):
-    """A format name is unknown, or a conversion failed."""
+class FormatError(SidecarError, ValueError):
+    """A format name is unknown, or a conversion failed. Also a ValueError: the earlier package's
+    ``set_default_format`` raised one, and ``except ValueError`` still catches it."""
 
 
 class IOWarning(SidecarError):

@@ -10,6 +10,7 @@ import os
 import struct
 import sys
 import unittest
+from unittest import mock
 
 _HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path[:0] = [os.path.dirname(_HERE), _HERE]
@@ -92,6 +93,38 @@ class CompatTest(unittest.TestCase):
             sc.set_default_format(sc.get_default_format())
         with self.assertRaises(FormatError):
             sc.set_default_format("xml")
+        # "not wrapped" in the earlier package: its ValueError still catches it.
+        with self.assertRaises(ValueError):
+            sc.set_default_format("xml")
+
+    def test_contract_edges_a_pipeline_meets(self) -> None:
+        sc = ImageSidecar()
+        img = self.image("edge_1.jpg")
+        sc.save_data(img, OperationType.YOLOV8, {"success": True, "objects": [1]})
+        # Only a dict (or a JSON object as a string), as the earlier package: a None saved whole
+        # replaced the operation's result.
+        for bad in (None, [1], 3, "null", "25.0"):
+            with self.assertRaises(SidecarError) as cm:
+                sc.save_data(img, OperationType.YOLOV8, bad)
+            self.assertEqual(cm.exception.error_code, "USAGE", repr(bad))
+        self.assertEqual(sc.read_data(img)["yolov8"], {"success": True, "objects": [1]})
+        # An image not there reads as the earlier package read it: {} with no sidecar, its sidecar's data with one.
+        self.assertEqual(sc.read_data(os.path.join(self.lib.day, "never_there.jpg")), {})
+        os.unlink(img)
+        self.assertEqual(sc.read_data(img)["yolov8"], {"success": True, "objects": [1]})
+        # The earlier package's f64 statistics: a whole coverage is a float, not an int.
+        stats = sc.get_statistics(self.lib.root)
+        self.assertIsInstance(stats["coverage_percentage"], float)
+        self.assertTrue(all(isinstance(v, float) for v in stats["success_rate_percentages"].values()), stats["success_rate_percentages"])
+        # A bad setting at construction is this package's error class.
+        with mock.patch.dict(os.environ, {"IMAGE_SIDECAR_WORKERS": "abc"}):
+            import image_sidecar_rust.core as core
+            saved, core._shared = core._shared, None
+            try:
+                with self.assertRaises(SidecarError):
+                    ImageSidecar()
+            finally:
+                core._shared = saved
 
     def test_read_data_every_format(self) -> None:
         sc = ImageSidecar()
