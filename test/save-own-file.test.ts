@@ -177,6 +177,11 @@ test('the default format set once: .image-sidecar.json defaultFormat, IMAGE_SIDE
   const bad = await runCli(['write', path.join(root, 'plain/B.jpg'), '--operation', 'op', '--data', path.join(root, 'data.json')], { env: { IMAGE_SIDECAR_FORMAT: 'xml' } });
   assert.equal(bad.code, 2);
   assert.match(bad.stderr, /IMAGE_SIDECAR_FORMAT must be one of/);
+  // In any case, spaces around it ignored (every save failed on `JSON`).
+  fs.rmSync(path.join(root, 'plain/B.bin'));
+  const upper = await runCli(['write', path.join(root, 'plain/B.jpg'), '--operation', 'op', '--data', path.join(root, 'data.json'), '--json'], { env: { IMAGE_SIDECAR_FORMAT: ' JSON ' } });
+  assert.equal(upper.code, 0, upper.stderr);
+  assert.equal(parseJson(upper).path, path.join(root, 'plain/B.json'));
   // The earlier package's default: bin, where our own default follows the folder (JSON).
   assert.equal((await saveSidecar(path.join(root, 'legacy/C.jpg'), 'op', 1, { defaultFormat: 'bin' })).format, 'bin');
   assert.equal(fs.existsSync(path.join(root, 'legacy/C.json')), false);
