@@ -92,3 +92,23 @@ test('a document sent back unchanged from the kept JSON copy is not stamped anew
   const after = await readSidecar(image);
   assert.deepEqual([record(after).operations, record(after).stale_operations], [['yolov8'], ['face_detection']], JSON.stringify(record(after)));
 });
+
+test('a stamped document whose operation holds one backend takes that backend as sent, the kept JSON copy\'s value included: the pipeline\'s latest result (equal to the copy\'s) was dropped for the .bin\'s older one', async (t) => {
+  const dir = testDir(t);
+  const image = putFile(dir, 'D.jpg', 'jpeg');
+  const X = { success: true, faces: [1, 2] };
+  const Y = { success: true, faces: [1, 2, 3, 4, 5] };
+  await saveSidecar(image, 'face_detection', { insightface: X }, { format: 'json' });
+  const read = () => JSON.parse(readFileSync(`${dir}/D.json`, 'utf8')) as JsonObject; // what the pipeline reads: the JSON
+  const stamped = (doc: JsonObject, at: string) => {
+    doc.sidecar_info = { ...(doc.sidecar_info as JsonObject), last_operation: 'face_detection', last_updated: at };
+    return doc;
+  };
+  const second = read();
+  second.face_detection = { insightface: Y };
+  await saveSidecar(image, 'face_detection', stamped(second, '2026-01-01T00:00:01+00:00'), { merge: 'document', format: 'bin' }); // D.bin, D.json kept
+  assert.deepEqual((await readSidecar(image)).face_detection, { insightface: Y });
+  const third = read(); // the JSON's X, run again and got X
+  await saveSidecar(image, 'face_detection', stamped(third, '2026-01-01T00:00:02+00:00'), { merge: 'document' });
+  assert.deepEqual((await readSidecar(image)).face_detection, { insightface: X });
+});

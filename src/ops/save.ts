@@ -230,7 +230,9 @@ function mergeOperation(existing: JsonObject, imagePath: string, loc: SidecarLoc
     for (const key of Object.keys(value)) {
       if (key === 'sidecar_info') continue;
       const before = entryText(existing, key);
-      putEntry(existing, value, key, key === fresh && !isBackendMap(value[key]) ? undefined : how.base);
+      // (A backend map holding one backend says which one ran: taken as sent too.)
+      const asSent = key === fresh && (!isBackendMap(value[key]) || Object.keys(value[key]).length === 1);
+      putEntry(existing, value, key, asSent ? undefined : how.base);
       if (key === fresh || entryText(existing, key) !== before) changed.push(key);
     }
     // `last_operation` is the one the call names, unless the document is stamped anew (its
