@@ -164,3 +164,55 @@ test('--index where no folder can be made (under /proc): the run goes on without
   assert.equal(r.stdout.replace(/"processing_time":[^,}]+/g, ''), plain.stdout.replace(/"processing_time":[^,}]+/g, ''));
   assert.match(r.stderr, /index/);
 });
+
+test('an index serves only runs of the read access that wrote it: another user or group set reads the library itself and leaves the file as it is (a folder it cannot list, a file it cannot read were served from the stored results: wrong answers, and a leak)', async (t) => {
+  const { spawnSync } = await import('node:child_process');
+  const { chmodSync, statSync } = await import('node:fs');
+  const { CLI_PATH } = await import('./helpers/cli.js');
+  const tree: Record<string, { json: unknown } | Buffer> = {};
+  for (let i = 0; i < 6; i++) {
+    tree[`a/IMG_${i}.jpg`] = FAKE_JPEG;
+    tree[`a/IMG_${i}.json`] = { json: sidecarData(`IMG_${i}.jpg`) };
+  }
+  tree['b/y.jpg'] = FAKE_JPEG;
+  tree['b/y.json'] = { json: sidecarData('y.jpg') };
+  const root = makeTree(tree, testDir(t));
+  const index = join(testDir(t), 'shared.index');
+  const run = (args: string[], as: { env?: Record<string, string>; uid?: number; gid?: number; groups?: number[] } = {}) => {
+    const pre = as.groups === undefined ? [] : ['--import', `data:text/javascript,process.getgroups=()=>${JSON.stringify(as.groups)}`];
+    const r = spawnSync(process.execPath, [...pre, CLI_PATH, ...args], { encoding: 'utf8', env: { ...process.env, IMAGE_SIDECAR_INDEX_RACY_MS: '0', ...as.env }, uid: as.uid, gid: as.gid });
+    return { code: r.status, out: r.stdout, err: r.stderr };
+  };
+  const stable = (s: string) => JSON.stringify(JSON.parse(s), (k, v) => (['processing_time', 'elapsed_ms', 'duration_ms', 'engine', 'workers'].includes(k) ? undefined : v));
+  for (let i = 0; i < 5; i++) assert.equal(run(['validate', root, '--json', '--index', index]).code, 0);
+  const before = statSync(index);
+  // The same user with another group set (a group gained or lost): not used, not written.
+  const other = run(['validate', root, '--json', '--index', index], { groups: [4242] });
+  assert.equal(other.code, 0, other.err);
+  assert.match(other.err, /written by another user or group set/);
+  assert.equal(stable(other.out), stable(run(['validate', root, '--json', '--no-index']).out));
+  const after = statSync(index);
+  assert.deepEqual([after.ino, after.size, after.mtimeMs], [before.ino, before.size, before.mtimeMs], 'the other identity rewrote the index');
+  // Its writer still uses it (no warning).
+  assert.doesNotMatch(run(['validate', root, '--json', '--index', index]).err, /another user/);
+  // As another user (root only): a file it cannot read and a folder it cannot list are its problems, as without the index.
+  if (process.getuid?.() !== 0) return;
+  chmodSync(join(root, 'a/IMG_0.json'), 0o600);
+  chmodSync(join(root, 'b'), 0o711);
+  for (let i = 0; i < 5; i++) run(['validate', root, '--json', '--index', index]);
+  chmodSync(index, 0o644);
+  for (const p of [root, join(root, 'a')]) chmodSync(p, 0o755);
+  for (let dir of [root, join(index, '..')]) {
+    while (dir !== '/') {
+      chmodSync(dir, statSync(dir).mode | 0o005);
+      dir = join(dir, '..');
+    }
+  }
+  const nobody = { uid: 65534, gid: 65534 };
+  const served = run(['validate', root, '--json', '--exit-zero', '--index', index], nobody);
+  const direct = run(['validate', root, '--json', '--exit-zero', '--no-index'], nobody);
+  assert.equal(direct.code, 0, direct.err);
+  assert.match(served.err, /written by another user or group set/, 'the index was not read: the case is not tried');
+  assert.equal(stable(served.out), stable(direct.out));
+  assert.match(direct.out, /permission denied/);
+});

@@ -180,3 +180,15 @@ export function optionsKey(opts: InspectOptions, schemaEngine?: string, nodeVers
   };
   return createHash('sha256').update(canonicalJson(shape)).digest('hex').slice(0, 32);
 }
+
+/**
+ * Whose read access the index's results reflect: the process's user, group and groups ("uid:gid:g1,g2"),
+ * undefined where the platform has none (Windows). A file or folder another user cannot read or
+ * list gave its stored result, or its stored listing, to that user: the index serves only runs of
+ * the identity that wrote it (scan-index.ts).
+ */
+export function accessIdentity(): string | undefined {
+  if (typeof process.getuid !== 'function' || typeof process.getgid !== 'function') return undefined;
+  const groups = typeof process.getgroups === 'function' ? [...new Set(process.getgroups())].sort((a, b) => a - b) : [];
+  return `${process.getuid()}:${process.getgid()}:${groups.join(',')}`;
+}

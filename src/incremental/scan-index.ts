@@ -24,7 +24,7 @@ import { relativeTo } from '../fs/rel-path.js';
 import { withSidecarLock } from '../fs/lock.js';
 import { removeStaleTempFiles, tempNameFor } from '../fs/temp-files.js';
 import { IDENTITY_BYTES, identityEquals, IdentityScratch, STAT_AHEAD_PER_FOLDER, STAT_FILE, STAT_LISTED_AHEAD } from '../fs/identity.js';
-import { buildId, isCacheable, optionsKey } from './key.js';
+import { accessIdentity, buildId, isCacheable, optionsKey } from './key.js';
 import { PATH_MARK, racyCutoffNs, racyCutoffOf, storedResult, takeEntry, takeEntryBlock } from '../tasks/index-entry.js';
 import { DirSnapshots, type EntrySink } from './dir-cache.js';
 import { decodeFolder, DEP_DIR, DEP_FILE, DEP_LINK, DEP_STEP, eachRecord, folderKey, folderOf, groupOf, RECORDS_PER_RUN_FLOOR, RECORDS_PER_RUN_SHARE, type FolderBlob, type FolderChunk, type FolderRecordsBuilder } from './folder-records.js';
@@ -266,8 +266,16 @@ export class ScanIndex implements EntrySink {
     if (!isCacheable(inspect)) return null;
     const location = resolveIndexLocation(root, opts);
     warnLocation(location, opts);
-    return location.where === 'none' ? null : new ScanIndex(root, inspect, opts, location);
+    if (location.where === 'none') return null;
+    const index = new ScanIndex(root, inspect, opts, location);
+    if (!index.othersIndex) return index;
+    // Another identity's index: this run reads the library itself, and leaves the file as it is.
+    index.close();
+    return null;
   }
+
+  /** The loaded file was written by a run of another read access (accessIdentity): not used, not written. */
+  private othersIndex = false;
 
   private warn(msg: string): void {
     this.opts.onWarning?.(msg);
@@ -281,6 +289,14 @@ export class ScanIndex implements EntrySink {
       if (reader && reader.header.root !== rootReal) {
         this.warn(`index ${path} belongs to another library (${reader.header.root}); ignoring it and building a new one`);
         reader.close();
+        return null;
+      }
+      if (reader && isOthersAccess(reader.header.access)) {
+        // What it holds was read with another user's or group set's access: a file or folder this
+        // run may not read served its result or its names (wrong answers, and a leak).
+        this.warn(`index ${path} was written by another user or group set (${reader.header.access}): results depend on read access, so this run does not use it and leaves it as it is (give --index a path of your own, or clear it)`);
+        reader.close();
+        this.othersIndex = true;
         return null;
       }
       return reader;
@@ -823,7 +839,19 @@ export class ScanIndex implements EntrySink {
         bytes = statSync(path).size + (this.reader!.hasDelta ? statSync(deltaPath(path)).size : 0);
       } else {
         // Renamed into place, not fsynced (store.ts IndexWriter.finish: a cache).
-        const out = await withSidecarLock(path, async () => this.writeLocked(prune), { timeoutMs: LOCK_TIMEOUT_MS });
+        const out = await withSidecarLock(
+          path,
+          async () => {
+            try {
+              return this.writeLocked(prune);
+            } catch (e) {
+              if (e instanceof OthersIndexMeanwhile) return null;
+              throw e;
+            }
+          },
+          { timeoutMs: LOCK_TIMEOUT_MS },
+        );
+        if (out === null) return; // another access's file now (the finally below closes)
         written = true;
         entries = out.entries;
         bytes = out.bytes;
@@ -909,6 +937,11 @@ export class ScanIndex implements EntrySink {
         }
       } catch {
         disk = null; // corrupt now: replaced by ours
+      }
+      // Written meanwhile by a run of another access: its file, left as it is (nothing merged into it).
+      if (disk && isOthersAccess(disk.header.access)) {
+        disk.close();
+        throw new OthersIndexMeanwhile();
       }
     }
     const now = Date.now();
@@ -1116,6 +1149,7 @@ export class ScanIndex implements EntrySink {
       const header: IndexHeader = {
         format: 'image-sidecar-index',
         root: rootReal,
+        access: accessIdentity(),
         keys,
         written: new Date(now).toISOString(),
         lastRun,
@@ -1158,4 +1192,12 @@ export class ScanIndex implements EntrySink {
       if (!diskIsLoaded) disk?.close();
     }
   }
+}
+
+/** A file of another read access, written between this run's load and its save: left as it is. */
+class OthersIndexMeanwhile extends Error {}
+
+/** Results of another identity's access (an index written before identities were recorded: none to compare, taken as ours). */
+function isOthersAccess(access: string | undefined): boolean {
+  return access !== undefined && access !== accessIdentity();
 }

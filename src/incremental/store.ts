@@ -77,6 +77,8 @@ export interface IndexHeader {
   recordKeys?: string[];
   /** Bytes of entries a later entry replaced (dead: skipped by `entries`, dropped by a full rewrite). */
   garbage?: number;
+  /** The read access its results reflect (key.ts accessIdentity): other identities' runs neither use nor write it. */
+  access?: string;
   /** This file's identity (random, one per file written): a delta names the base it goes over by it. */
   id?: string;
   /** A delta file: the `id` of the base it goes over (the delta is ignored over any other file). */
