@@ -184,15 +184,22 @@ test('an index serves only runs of the read access that wrote it: another user o
     return { code: r.status, out: r.stdout, err: r.stderr };
   };
   const stable = (s: string) => JSON.stringify(JSON.parse(s), (k, v) => (['processing_time', 'elapsed_ms', 'duration_ms', 'engine', 'workers'].includes(k) ? undefined : v));
-  for (let i = 0; i < 5; i++) assert.equal(run(['validate', root, '--json', '--index', index]).code, 0);
-  const before = statSync(index);
-  // The same user with another group set (a group gained or lost): not used, not written.
-  const other = run(['validate', root, '--json', '--index', index], { groups: [4242] });
-  assert.equal(other.code, 0, other.err);
-  assert.match(other.err, /written by another user or group set/);
-  assert.equal(stable(other.out), stable(run(['validate', root, '--json', '--no-index']).out));
-  const after = statSync(index);
-  assert.deepEqual([after.ino, after.size, after.mtimeMs], [before.ino, before.size, before.mtimeMs], 'the other identity rewrote the index');
+  // Right after a first run (the file its spool became), and after repeat runs (a rewrite).
+  const folder = () => readdirSync(join(index, '..')).map((n) => { const st = statSync(join(index, '..', n)); return `${n} ${st.ino} ${st.size} ${st.mtimeMs}`; }).sort();
+  for (const runs of [1, 4]) {
+    for (let i = 0; i < runs; i++) assert.equal(run(['validate', root, '--json', '--index', index]).code, 0);
+    const before = folder();
+    // The same user with another group set (a group gained or lost): not used, not written, nothing beside it either.
+    const other = run(['validate', root, '--json', '--index', index], { groups: [4242] });
+    assert.equal(other.code, 0, other.err);
+    assert.match(other.err, /written by another user or group set/);
+    assert.equal(stable(other.out), stable(run(['validate', root, '--json', '--no-index']).out));
+    assert.deepEqual(folder(), before, `after ${runs} run(s): the other identity changed the index folder`);
+    // Nor as the index of another library (it was replaced then).
+    const elsewhere = makeTree({ 'x/A.jpg': FAKE_JPEG, 'x/A.json': { json: sidecarData('A.jpg') } }, testDir(t));
+    assert.match(run(['validate', elsewhere, '--json', '--index', index], { groups: [4242] }).err, /written by another user or group set/);
+    assert.deepEqual(folder(), before);
+  }
   // Its writer still uses it (no warning).
   assert.doesNotMatch(run(['validate', root, '--json', '--index', index]).err, /another user/);
   // As another user (root only): a file it cannot read and a folder it cannot list are its problems, as without the index.

@@ -182,13 +182,16 @@ export function optionsKey(opts: InspectOptions, schemaEngine?: string, nodeVers
 }
 
 /**
- * Whose read access the index's results reflect: the process's user, group and groups ("uid:gid:g1,g2"),
- * undefined where the platform has none (Windows). A file or folder another user cannot read or
+ * Whose read access the index's results reflect: the process's effective user and its groups
+ * ("uid:g1,g2", the effective group among them), undefined where the platform has none (Windows:
+ * there the index is served to every user, as before). A file or folder another user cannot read or
  * list gave its stored result, or its stored listing, to that user: the index serves only runs of
  * the identity that wrote it (scan-index.ts).
  */
 export function accessIdentity(): string | undefined {
-  if (typeof process.getuid !== 'function' || typeof process.getgid !== 'function') return undefined;
-  const groups = typeof process.getgroups === 'function' ? [...new Set(process.getgroups())].sort((a, b) => a - b) : [];
-  return `${process.getuid()}:${process.getgid()}:${groups.join(',')}`;
+  // The effective ids decide access; the group among the groups (whether the list holds it or not).
+  if (typeof process.geteuid !== 'function' || typeof process.getegid !== 'function') return undefined;
+  const gid = process.getegid();
+  const groups = [...new Set([gid, ...(typeof process.getgroups === 'function' ? process.getgroups() : [])])].sort((a, b) => a - b);
+  return `${process.geteuid()}:${groups.join(',')}`;
 }

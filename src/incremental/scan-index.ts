@@ -286,22 +286,29 @@ export class ScanIndex implements EntrySink {
     let reader: IndexReader | null = null;
     try {
       reader = IndexReader.open(path);
-      if (reader && reader.header.root !== rootReal) {
-        this.warn(`index ${path} belongs to another library (${reader.header.root}); ignoring it and building a new one`);
-        reader.close();
-        return null;
-      }
       if (reader && isOthersAccess(reader.header.access)) {
         // What it holds was read with another user's or group set's access: a file or folder this
-        // run may not read served its result or its names (wrong answers, and a leak).
+        // run may not read served its result or its names (wrong answers, and a leak). First: even
+        // of another library, it is never this run's to replace.
         this.warn(`index ${path} was written by another user or group set (${reader.header.access}): results depend on read access, so this run does not use it and leaves it as it is (give --index a path of your own, or clear it)`);
         reader.close();
         this.othersIndex = true;
         return null;
       }
+      if (reader && reader.header.root !== rootReal) {
+        this.warn(`index ${path} belongs to another library (${reader.header.root}); ignoring it and building a new one`);
+        reader.close();
+        return null;
+      }
       return reader;
     } catch (e) {
       reader?.close();
+      if (ownedByAnother(path)) {
+        // Unreadable as an index, and another user's file: never this run's to replace.
+        this.warn(`index ${path} cannot be read (${e instanceof IndexFormatError ? e.message : errors.fromFs(e, path).message}) and is another user's file: this run does not use it and leaves it as it is (give --index a path of your own)`);
+        this.othersIndex = true;
+        return null;
+      }
       this.unusable(e);
       return null;
     }
@@ -851,7 +858,10 @@ export class ScanIndex implements EntrySink {
           },
           { timeoutMs: LOCK_TIMEOUT_MS },
         );
-        if (out === null) return; // another access's file now (the finally below closes)
+        if (out === null) {
+          this.warn(`index ${path} was written by another user or group set meanwhile: left as it is, this run's results not stored`);
+          return; // (the finally below closes)
+        }
         written = true;
         entries = out.entries;
         bytes = out.bytes;
@@ -931,17 +941,18 @@ export class ScanIndex implements EntrySink {
       diskIsLoaded = false;
       try {
         disk = IndexReader.open(path);
+        // Written meanwhile by a run of another access: its file, left as it is (nothing merged into it).
+        if (disk && isOthersAccess(disk.header.access)) {
+          disk.close();
+          throw new OthersIndexMeanwhile();
+        }
         if (disk && disk.header.root !== rootReal) {
           disk.close();
           disk = null;
         }
-      } catch {
+      } catch (e) {
+        if (e instanceof OthersIndexMeanwhile || ownedByAnother(path)) throw new OthersIndexMeanwhile();
         disk = null; // corrupt now: replaced by ours
-      }
-      // Written meanwhile by a run of another access: its file, left as it is (nothing merged into it).
-      if (disk && isOthersAccess(disk.header.access)) {
-        disk.close();
-        throw new OthersIndexMeanwhile();
       }
     }
     const now = Date.now();
@@ -969,7 +980,7 @@ export class ScanIndex implements EntrySink {
       const spool = this.spool;
       this.spool = null;
       try {
-        const bytes = spool.finish({ format: 'image-sidecar-index', root: rootReal, keys, written: new Date(now).toISOString(), lastRun, totalHits: this.hits, recordKeys: this.recordPrefix !== null ? [this.recordPrefix] : [], id: newFileId() });
+        const bytes = spool.finish({ format: 'image-sidecar-index', root: rootReal, access: accessIdentity(), keys, written: new Date(now).toISOString(), lastRun, totalHits: this.hits, recordKeys: this.recordPrefix !== null ? [this.recordPrefix] : [], id: newFileId() });
         renameSync(spool.path, path);
         rmSync(deltaPath(path), { force: true }); // of an earlier file (a new id: ignored already)
         return { entries: spool.fileCounts[0] ?? 0, bytes, extended: false }; // ours, the only option set
@@ -1200,4 +1211,15 @@ class OthersIndexMeanwhile extends Error {}
 /** Results of another identity's access (an index written before identities were recorded: none to compare, taken as ours). */
 function isOthersAccess(access: string | undefined): boolean {
   return access !== undefined && access !== accessIdentity();
+}
+
+/** The file at `path` belongs to another user than this process's effective one (false where there are no users, or nothing is there). */
+function ownedByAnother(path: string): boolean {
+  if (typeof process.geteuid !== 'function') return false;
+  try {
+    const st = statSync(path, { throwIfNoEntry: false });
+    return st !== undefined && st.uid !== process.geteuid();
+  } catch {
+    return false;
+  }
 }
