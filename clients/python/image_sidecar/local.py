@@ -99,7 +99,7 @@ def read_local(image_path: str, max_file_size: int = DEFAULT_MAX_FILE_SIZE) -> D
             # may be that image's, left behind when it moved (docs/PAIRING.md section 3): whether the
             # recorded name is an image's is the library's extension set.
             raise NotLocal("a stem file that records another image of its stem")
-        if c.naming == "stem" and _recorded_image_name(data) is None and _name_ext_records_an_image(c, candidates, max_file_size):
+        if c.naming == "stem" and recorded_image_name(data) is None and _name_ext_records_an_image(c, candidates, max_file_size):
             # A stem file that records no image ranks after the image's own name-ext file when that
             # one records the image (docs/PAIRING.md section 4): the library reads and decides.
             raise NotLocal("a stem file that records no image beside a name-ext file that records one")
@@ -186,7 +186,7 @@ def sidecar_shaped(data: Dict[str, Any], name: str) -> bool:
     return any(_is_known_operation_key(k) for k in data)
 
 
-def _recorded_image_name(data: Dict[str, Any]) -> Optional[str]:
+def recorded_image_name(data: Dict[str, Any]) -> Optional[str]:
     """src/analysis/image-identity.ts recordedImageName: the file name the record holds (NFC), or None."""
     info = data.get("sidecar_info")
     if not isinstance(info, dict):
@@ -207,7 +207,7 @@ def _name_ext_records_an_image(c: Any, candidates: List[Any], max_file_size: int
         if o.side != c.side or o.naming != "name-ext":
             continue
         try:
-            named = _recorded_image_name(decode_sidecar(read_file_limited(o.path, max_file_size))[0])
+            named = recorded_image_name(decode_sidecar(read_file_limited(o.path, max_file_size))[0])
         except Exception:
             return True
         if named is not None:
@@ -219,7 +219,7 @@ def _may_be_left_behind(c: Any, candidates: List[Any], data: Dict[str, Any]) -> 
     """Does stem file `c`, beside a name-ext file of the image on its side, record another name of its
     stem (src/discovery/pair.ts namesAnotherClaimant, but for the extension set)?"""
     name_ext = next((o for o in candidates if o.side == c.side and o.naming == "name-ext"), None)
-    named = _recorded_image_name(data)
+    named = recorded_image_name(data)
     if name_ext is None or named is None:
         return False
     base = os.path.basename(name_ext.path)

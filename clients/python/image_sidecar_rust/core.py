@@ -13,13 +13,14 @@ import datetime
 import json
 import os
 import threading
+import unicodedata
 from typing import Any, Dict, List, Optional, Type, Union
 
 from image_sidecar import ImageSidecarError, ImageSidecarManager
 from image_sidecar.client import _abs
 from image_sidecar.errors import ImageSidecarNotFound
-from image_sidecar.decode import NotLocal, decode_sidecar
-from image_sidecar.local import read_file_limited
+from image_sidecar.decode import KnownCorrupt, NotLocal, OtherJson, decode_sidecar
+from image_sidecar.local import read_file_limited, recorded_image_name, sidecar_shaped
 
 from .exceptions import FormatError, SidecarError, StatisticsError, ValidationError
 from .constants import OperationType, SidecarFormat
@@ -72,14 +73,26 @@ def _read_without_image(image: str, missing: ImageSidecarError) -> Dict[str, Any
     (sportball's checks read a missing image's results so). One that cannot be read here (an
     encrypted file, a defect) raises the image's NOT_FOUND, naming it."""
     stem = os.path.splitext(image)[0]
+    name = unicodedata.normalize("NFC", os.path.basename(image))
     for ext in (".bin", ".rkyv", ".json"):
         path = stem + ext
         if not os.path.isfile(path):
             continue
         try:
             data, _fmt = decode_sidecar(read_file_limited(path))
+        except OtherJson:
+            continue  # another tool's file (an array: exiftool's dump), never this image's
+        except KnownCorrupt as e:
+            raise SidecarError("%s: %s" % (path, e), "CORRUPT") from None
         except (NotLocal, OSError) as e:
             raise SidecarError("%s (its sidecar %s cannot be read without it: %s)" % (missing.message, path, e), missing.code) from None
+        # Not another tool's file, nor the sidecar of another image of the stem (IMG.png's IMG.json
+        # once IMG.jpg is gone): read as this image's only when it records this image, or none.
+        if not sidecar_shaped(data, os.path.basename(path)):
+            continue
+        recorded = recorded_image_name(data)
+        if recorded is not None and recorded != name:
+            continue
         return data
     return {}
 

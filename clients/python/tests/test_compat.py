@@ -112,6 +112,15 @@ class CompatTest(unittest.TestCase):
         self.assertEqual(sc.read_data(os.path.join(self.lib.day, "never_there.jpg")), {})
         os.unlink(img)
         self.assertEqual(sc.read_data(img)["yolov8"], {"success": True, "objects": [1]})
+        # Never another image's file of the stem (IMG.png's, once IMG.jpg is gone), nor another tool's.
+        png = os.path.join(self.lib.day, "edge_2.png")
+        with open(png, "wb") as f:
+            f.write(b"\x89PNG\r\n\x1a\n")
+        sc.save_data(png, OperationType.YOLOV8, {"success": True, "objects": [2]})
+        self.assertEqual(sc.read_data(os.path.join(self.lib.day, "edge_2.jpg")), {})
+        with open(os.path.join(self.lib.day, "edge_3.json"), "w") as f:
+            f.write('[{"SourceFile": "edge_3.jpg"}]')
+        self.assertEqual(sc.read_data(os.path.join(self.lib.day, "edge_3.jpg")), {})
         # The earlier package's f64 statistics: a whole coverage is a float, not an int.
         stats = sc.get_statistics(self.lib.root)
         self.assertIsInstance(stats["coverage_percentage"], float)
