@@ -74,9 +74,9 @@ const ON_WORDS: readonly string[] = ['on', '1', 'true', 'yes'];
 /** The environment's default save format: IMAGE_SIDECAR_FORMAT (json, bin, binary, rkyv), else undefined. */
 export function saveFormatFromEnv(env: NodeJS.ProcessEnv): string | undefined {
   const raw = env.IMAGE_SIDECAR_FORMAT;
-  if (raw === undefined || raw === '') return undefined;
   // In any case, spaces around it ignored (`JSON`, `json `): as the Python packages take a format's name.
-  const v = raw.trim().toLowerCase();
+  const v = raw?.trim().toLowerCase();
+  if (v === undefined || v === '') return undefined;
   if (!isOneOf(DEFAULT_FORMAT_NAMES, v)) throw errors.usage(`IMAGE_SIDECAR_FORMAT must be one of ${DEFAULT_FORMAT_NAMES.join(', ')} (got "${raw}")`);
   return v;
 }

@@ -357,7 +357,7 @@ async function newestFolder(base: string): Promise<string> {
     listingNothing ??= names[i];
   }
   if (listingNothing !== null) {
-    throw errors.notFound(base, `nothing to restore: a quarantine folder whose manifest lists something (${listingNothing} holds only files its manifest does not list: restore --from ${listingNothing} names them)`);
+    throw errors.notFound(base, `nothing to restore: a quarantine folder whose manifest lists something (the manifest of ${listingNothing} lists nothing: restore --from ${listingNothing} names what it still holds)`);
   }
   throw errors.notFound(base, 'nothing to restore: a quarantine folder with a manifest');
 }
