@@ -194,6 +194,12 @@ test('an index serves only runs of the read access that wrote it: another user o
     assert.equal(other.code, 0, other.err);
     assert.match(other.err, /written by another user or group set/);
     assert.equal(stable(other.out), stable(run(['validate', root, '--json', '--no-index']).out));
+    // `index status` says so too, to that identity (valid to its writer).
+    const status = (as = {}) => JSON.parse(run(['index', 'status', root, '--json', '--index', index], as).out) as { valid: boolean; problem: string | null };
+    assert.deepEqual([status().valid, status().problem], [true, null]);
+    const seen = status({ groups: [4242] });
+    assert.equal(seen.valid, false);
+    assert.match(seen.problem ?? '', /written by another user or group set/);
     assert.deepEqual(folder(), before, `after ${runs} run(s): the other identity changed the index folder`);
     // Nor as the index of another library (it was replaced then).
     const elsewhere = makeTree({ 'x/A.jpg': FAKE_JPEG, 'x/A.json': { json: sidecarData('A.jpg') } }, testDir(t));

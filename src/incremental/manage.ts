@@ -8,13 +8,14 @@ import { INDEX_DIR } from '../discovery/own-folders.js';
 import { cacheIndexPath, holdsIndexOrNothing, resolveIndexLocation } from './location.js';
 import { lastRunPath, type LastRun } from './scan-index.js';
 import { deltaPath, IndexFormatError, IndexReader, TABLE_FILES } from './store.js';
+import { accessIdentity } from './key.js';
 import type { IndexLocation, IndexLocationOptions } from '../model/index-options.js';
 
 export interface IndexStatus {
   path: string;
   where: IndexLocation['where'];
   exists: boolean;
-  /** False when the file is corrupt or belongs to another library (the next run rebuilds it). */
+  /** False when the file is corrupt or belongs to another library (the next run rebuilds it), or to another user or group set (never used by this user's runs). */
   valid: boolean;
   problem: string | null;
   entries: number;
@@ -70,7 +71,9 @@ export function indexStatus(root: string, opts: IndexLocationOptions = {}): Inde
         img.close();
       }
       if (img.hasDelta) out.bytes += deltaBytes; // a delta over another file is not part of it
-      if (img.header.root !== loc.rootReal) out.problem = `belongs to another library (${img.header.root})`;
+      const access = img.header.access;
+      if (access !== undefined && access !== accessIdentity()) out.problem = `written by another user or group set (${access}): its runs use it, this user's read the library itself`;
+      else if (img.header.root !== loc.rootReal) out.problem = `belongs to another library (${img.header.root})`;
       else out.valid = true;
       out.entries = img.count(TABLE_FILES);
       out.option_sets = img.header.keys.length;
