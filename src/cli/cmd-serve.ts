@@ -1,6 +1,6 @@
 /** `serve --stdio`: JSON-lines requests on stdin, responses on stdout, logs on stderr. */
 import { errors, EXIT_CLEAN } from '../errors.js';
-import { statSync } from 'node:fs';
+import { fileStamp } from '../fs/identity.js';
 import type { CommandContext } from './context.js';
 
 export async function run(ctx: CommandContext): Promise<number> {
@@ -23,7 +23,7 @@ export async function run(ctx: CommandContext): Promise<number> {
   // The key file is read again when it changed (a rotation: rekey, then the new key renamed over
   // it): a server started before kept saving under the old key. Its stamp is taken before it is
   // read, so a change while it is read is seen at the next request.
-  let stamp = keyFile ? fileStamp(keyFile) : '';
+  let stamp = keyFile ? fileStamp(keyFile) : null;
   let keyring = keyringFromCli(ctx);
   const keys = () => {
     if (!keyFile) return keyring;
@@ -36,14 +36,4 @@ export async function run(ctx: CommandContext): Promise<number> {
   };
   await serveStdio({ keys, keyFiles: keyring && keyFile ? [keyFile] : [], input: ctx.io.stdin, output: ctx.io.stdout, log });
   return EXIT_CLEAN;
-}
-
-/** A file's identity as a string ('' when nothing is there): any change to it, or another file put in its place, changes it. */
-function fileStamp(path: string): string {
-  try {
-    const st = statSync(path, { bigint: true, throwIfNoEntry: false });
-    return st ? `${st.dev}:${st.ino}:${st.size}:${st.mtimeNs}:${st.ctimeNs}` : '';
-  } catch (e) {
-    return `unreadable:${(e as NodeJS.ErrnoException).code ?? ''}`;
-  }
 }

@@ -531,3 +531,16 @@ export function resetFastStatForTests(state: 'unknown' | 'no' | 'yes' = 'unknown
   fastStat = { fn: fn === undefined ? bindingStat() : fn, trusted: state };
   resetFstatForTests(state);
 }
+
+/**
+ * A file's identity as text (dev, ino, size, mtime and ctime in ns; links followed), or null when
+ * it cannot be stat'ed: any change to the file, or another file put in its place, changes it.
+ */
+export function fileStamp(path: string): string | null {
+  try {
+    const st = statSync(path, { bigint: true });
+    return `${st.dev}:${st.ino}:${st.size}:${st.mtimeNs}:${st.ctimeNs}`;
+  } catch {
+    return null;
+  }
+}

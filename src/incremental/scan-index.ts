@@ -23,7 +23,7 @@ import { errors } from '../errors.js';
 import { relativeTo } from '../fs/rel-path.js';
 import { withSidecarLock } from '../fs/lock.js';
 import { removeStaleTempFiles, tempNameFor } from '../fs/temp-files.js';
-import { IDENTITY_BYTES, identityEquals, IdentityScratch, STAT_AHEAD_PER_FOLDER, STAT_FILE, STAT_LISTED_AHEAD } from '../fs/identity.js';
+import { fileStamp, IDENTITY_BYTES, identityEquals, IdentityScratch, STAT_AHEAD_PER_FOLDER, STAT_FILE, STAT_LISTED_AHEAD } from '../fs/identity.js';
 import { accessIdentity, buildId, isCacheable, optionsKey } from './key.js';
 import { PATH_MARK, racyCutoffNs, racyCutoffOf, storedResult, takeEntry, takeEntryBlock } from '../tasks/index-entry.js';
 import { DirSnapshots, type EntrySink } from './dir-cache.js';
@@ -88,15 +88,6 @@ export interface Pending {
    * through a link, or by its own folder's walk. Not counted as met, nor referenced, again.
    */
   again?: boolean;
-}
-
-function fileStamp(path: string): string | null {
-  try {
-    const st = statSync(path, { bigint: true });
-    return `${st.dev}:${st.ino}:${st.size}:${st.mtimeNs}:${st.ctimeNs}`;
-  } catch {
-    return null;
-  }
 }
 
 /** The index as on disk: its file and the delta over it (another writer changes one or the other). */
