@@ -41,7 +41,7 @@ import { assertLockHeld, withSidecarLock } from '../fs/lock.js';
 import type { Options } from '../types.js';
 import { round } from './common.js';
 import { findOrphans } from './orphans.js';
-import { linkReading, sidecarLinkTargets, type SidecarLinks } from './sidecar-links.js';
+import { linkReading, sidecarLinksOrRefuse, type SidecarLinks } from './sidecar-links.js';
 import { planRelink } from './relink.js';
 import { isoTimestamp } from '../time.js';
 import {
@@ -283,11 +283,7 @@ export async function cleanup(root: string, opts: CleanupOptions = {}): Promise<
   // dangled and M's results were lost (deleted for good with --delete).
   const linkRead: CleanupReport['linkRead'] = [];
   let linked: SidecarLinks = new Map();
-  if (found.orphans.length > relinkable.size) {
-    const links = await sidecarLinkTargets(rootAbs);
-    if (links.unlisted !== undefined) throw errors.incompleteScan(`${links.unlisted} could not be listed (a sidecar link there may read an orphan); no orphan can be declared`);
-    linked = links.targets;
-  }
+  if (found.orphans.length > relinkable.size) linked = await sidecarLinksOrRefuse(rootAbs, 'an orphan', 'no orphan can be declared');
   const orphans: PlannedOrphan[] = [];
   for (const o of found.orphans) {
     if (relinkable.has(o.path)) continue;
@@ -459,8 +455,7 @@ async function freeQuarantineFolder(rootAbs: string, stamp: string): Promise<str
 
 async function deleteOrphans(rootAbs: string, rootReal: string, orphans: PlannedOrphan[], report: CleanupReport, claims: OrphanClaims): Promise<void> {
   // The tree's sidecar links again, right before anything goes for good (one made since the plan).
-  const { targets: linked, unlisted } = await sidecarLinkTargets(rootAbs);
-  if (unlisted !== undefined) throw errors.incompleteScan(`${unlisted} could not be listed (a sidecar link there may read a file to delete); nothing is deleted`);
+  const linked = await sidecarLinksOrRefuse(rootAbs, 'a file to delete', 'nothing is deleted');
   const dirs = new Set<string>();
   for (const o of orphans) {
     try {
@@ -526,8 +521,7 @@ async function quarantineOrphans(
   await ensureQuarantineBase(rootAbs, rootReal);
   // A file a sidecar link of the tree reads (another image's sidecar: x/M.json -> ../d1/Z.json)
   // stays: quarantined, the link dangled and M's results were gone from its reads.
-  const { targets: linked, unlisted } = await sidecarLinkTargets(rootAbs);
-  if (unlisted !== undefined) throw errors.incompleteScan(`${unlisted} could not be listed (a sidecar link there may read a file to move); nothing is moved`);
+  const linked = await sidecarLinksOrRefuse(rootAbs, 'a file to move', 'nothing is moved');
 
   // Hash first: the manifest must list every planned file before the first one moves.
   const hashed: Omit<Hashed, 'destination'>[] = [];

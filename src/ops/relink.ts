@@ -42,7 +42,7 @@ import { staleStemCopies, type OrphanList } from './orphans.js';
 import { inspectFile } from '../tasks/inspect.js';
 import type { InspectOptions } from '../model/inspection.js';
 import { categorize, isMovableOrphan, readAsOurs, unlessLookalike } from '../scan/records.js';
-import { linkReading, sidecarLinkTargets } from './sidecar-links.js';
+import { linkReading, sidecarLinksOrRefuse } from './sidecar-links.js';
 import { MANIFEST_MAX_BYTES, MANIFEST_NAME, RELINK_MANIFEST_VERSION, besideRecord, completeManifest, LibraryHold, removeAbandonedQuarantines, removeEmptyQuarantine, quarantineStamp, withQuarantineLock, writeManifest, type ManifestEntry, type QuarantineManifest } from './quarantine-folder.js';
 
 export interface RelinkOptions extends Options {
@@ -577,9 +577,8 @@ async function act(rootAbs: string, matches: RelinkMatch[], created: Date, repor
   const moves = matches.flatMap((m) => m.sidecars.map((s) => ({ ...s, image: m.image, atPlan: besideAtPlan.get(m) ?? new Map<string, number>() })));
   // A file a sidecar link of the tree reads stays (another image's sidecar through the link: moved,
   // the link dangled), as convert, cleanup and resolve leave it.
-  const { targets: linked, unlisted } = await sidecarLinkTargets(rootAbs);
   // A folder that cannot be listed now may hold a sidecar link reading an orphan: nothing moves (as the plan's walk would refuse).
-  if (unlisted !== undefined) throw errors.incompleteScan(`${unlisted} could not be listed (a sidecar link there may read an orphan); nothing is moved`);
+  const linked = await sidecarLinksOrRefuse(rootAbs, 'an orphan', 'nothing is moved');
   const hashes = moves.map((m) => {
     try {
       const link = linkReading(linked, m.path);

@@ -5,6 +5,7 @@
  */
 import { readdirSync, realpathSync } from 'node:fs';
 import { join } from 'node:path';
+import { errors } from '../errors.js';
 import { isSidecarName } from '../discovery/pair.js';
 import { SKIP_DIR_NAMES } from '../discovery/own-folders.js';
 import { walkTree } from '../discovery/walk.js';
@@ -24,6 +25,17 @@ export async function sidecarLinkTargets(root: string, signal?: AbortSignal): Pr
     for (const e of dir.entries) if (e.kind === 'symlink' && e.unaddressable !== true) addLink(out, dir.path, e.name);
   }
   return unlisted === undefined ? { targets: out } : { targets: out, unlisted };
+}
+
+/**
+ * `sidecarLinkTargets` for a command about to remove or move files: a folder the walk could not
+ * list may hold a link reading any of them, so then nothing goes (INCOMPLETE_SCAN: `what` it may
+ * read, and what is not done: `consequence`).
+ */
+export async function sidecarLinksOrRefuse(root: string, what: string, consequence: string): Promise<SidecarLinks> {
+  const { targets, unlisted } = await sidecarLinkTargets(root);
+  if (unlisted !== undefined) throw errors.incompleteScan(`${unlisted} could not be listed (a sidecar link there may read ${what}); ${consequence}`);
+  return targets;
 }
 
 /** The sidecar links of one folder (none when it cannot be listed: its own finding comes from elsewhere). */
