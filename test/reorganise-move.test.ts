@@ -337,31 +337,43 @@ test("mv/cp: a symlinked image whose text has `..` after a symlinked folder stil
   }
 });
 
-test('mv: a lock lost after the files are placed at the destination and before a source goes takes the destination\'s new names back (a lost lock during a long cross-device copy left a whole copy there, said "not moved")', async () => {
-  const root = makeTree({ 'a/IMG_1.jpg': bytes(300, 1), b: { dir: true } });
+/**
+ * `fn` (an mv of `root`'s a/IMG_1.jpg into b/) with another holder taking the locks of a/ and b/
+ * over right after the image's link, the unit's last placement, is made; `then`: what that holder
+ * does next.
+ */
+async function lockLostAfterImageLink<T>(root: string, fn: () => Promise<T>, then: () => void = () => {}): Promise<T> {
   const mutableFs = createRequire(import.meta.url)('node:fs') as { linkSync: typeof fs.linkSync };
   const { linkSync } = mutableFs;
+  mutableFs.linkSync = (from, to) => {
+    linkSync(from, to);
+    if (String(to).endsWith('IMG_1.jpg')) {
+      for (const dir of [join(root, 'a'), join(root, 'b')]) {
+        for (const n of fs.readdirSync(dir)) if (n.endsWith('.isc-lock')) fs.writeFileSync(join(dir, n, 'owner'), 'another-host 1 0 someone-else\n');
+      }
+      then();
+    }
+  };
+  syncBuiltinESMExports();
+  try {
+    return await fn();
+  } finally {
+    mutableFs.linkSync = linkSync;
+    syncBuiltinESMExports();
+  }
+}
+
+test('mv: a lock lost after the files are placed at the destination and before a source goes takes the destination\'s new names back (a lost lock during a long cross-device copy left a whole copy there, said "not moved")', async () => {
+  const root = makeTree({ 'a/IMG_1.jpg': bytes(300, 1), b: { dir: true } });
   try {
     await saved(join(root, 'a/IMG_1.jpg'));
     const before = names(join(root, 'a'));
-    // The image's link is the unit's last placement: then another holder takes its lock over.
-    mutableFs.linkSync = (from, to) => {
-      linkSync(from, to);
-      if (String(to).endsWith('IMG_1.jpg')) {
-        for (const dir of [join(root, 'a'), join(root, 'b')]) {
-          for (const n of fs.readdirSync(dir)) if (n.endsWith('.isc-lock')) fs.writeFileSync(join(dir, n, 'owner'), 'another-host 1 0 someone-else\n');
-        }
-      }
-    };
-    syncBuiltinESMExports();
-    const r = await moveImages([join(root, 'a/IMG_1.jpg')], join(root, 'b'));
+    const r = await lockLostAfterImageLink(root, () => moveImages([join(root, 'a/IMG_1.jpg')], join(root, 'b')));
     assert.equal(r.done, 0);
     assert.match(r.problems[0].message, /the lock was lost/);
     assert.deepEqual(names(join(root, 'a')).filter((n) => !n.endsWith('.isc-lock')), before);
     assert.deepEqual(names(join(root, 'b')).filter((n) => !n.endsWith('.isc-lock')), [], 'nothing of it at the destination');
   } finally {
-    mutableFs.linkSync = linkSync;
-    syncBuiltinESMExports();
     removeTree(root);
   }
 });
@@ -477,30 +489,19 @@ test('mv: a moved link keeps the folder links of its text (`../sym/D.jpg` still 
 
 test('mv: the names a unit takes back after its lock was lost are only its own: a file the new holder saved at one of them stays', async () => {
   const root = makeTree({ 'a/IMG_1.jpg': bytes(300, 1), b: { dir: true } });
-  const mutableFs = createRequire(import.meta.url)('node:fs') as { linkSync: typeof fs.linkSync };
-  const { linkSync } = mutableFs;
   try {
     await saved(join(root, 'a/IMG_1.jpg'));
-    mutableFs.linkSync = (from, to) => {
-      linkSync(from, to);
-      if (String(to).endsWith('IMG_1.jpg')) {
-        for (const dir of [join(root, 'a'), join(root, 'b')]) {
-          for (const n of fs.readdirSync(dir)) if (n.endsWith('.isc-lock')) fs.writeFileSync(join(dir, n, 'owner'), 'another-host 1 0 someone-else\n');
-        }
-        // The new holder saves at the destination: a new file under the name the unit placed.
-        fs.writeFileSync(join(root, 'b/new.tmp'), '{"theirs":true}');
-        fs.renameSync(join(root, 'b/new.tmp'), join(root, 'b/IMG_1.json'));
-      }
+    // The new holder saves at the destination: a new file under the name the unit placed.
+    const theirSave = () => {
+      fs.writeFileSync(join(root, 'b/new.tmp'), '{"theirs":true}');
+      fs.renameSync(join(root, 'b/new.tmp'), join(root, 'b/IMG_1.json'));
     };
-    syncBuiltinESMExports();
-    const r = await moveImages([join(root, 'a/IMG_1.jpg')], join(root, 'b'));
+    const r = await lockLostAfterImageLink(root, () => moveImages([join(root, 'a/IMG_1.jpg')], join(root, 'b')), theirSave);
     assert.equal(r.done, 0);
     assert.equal(fs.readFileSync(join(root, 'b/IMG_1.json'), 'utf8'), '{"theirs":true}', 'their file stays');
     assert.equal(fs.existsSync(join(root, 'b/IMG_1.jpg')), false, 'our own name is taken back');
     assert.ok(fs.existsSync(join(root, 'a/IMG_1.json')) && fs.existsSync(join(root, 'a/IMG_1.jpg')));
   } finally {
-    mutableFs.linkSync = linkSync;
-    syncBuiltinESMExports();
     removeTree(root);
   }
 });
