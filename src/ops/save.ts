@@ -111,13 +111,18 @@ export function isBackendMap(v: JsonValue | undefined): v is JsonObject {
 
 /** Same value and type (numbers by the number model: 25.0 is not 25). */
 export function sameEntry(a: JsonObject, aKey: string, b: JsonObject, bKey: string): boolean {
-  // Each value with its own note (looked up under its own key: under 'v' every note was missed, so
-  // 25 sent over a kept 25.0, or one exact int beyond 2^53 over another, counted as unchanged).
-  const x: JsonObject = { v: a[aKey] };
-  const y: JsonObject = { v: b[bKey] };
-  carryNote(a, aKey, x, 'v');
-  carryNote(b, bKey, y, 'v');
-  return canonicalJson(x) === canonicalJson(y);
+  return valueText(a, aKey) === valueText(b, bKey);
+}
+
+/**
+ * `obj[key]`'s value and type as text. With its own note (looked up under its own key: under 'v'
+ * every note was missed, so 25 sent over a kept 25.0, or one exact int beyond 2^53 over another,
+ * counted as unchanged).
+ */
+function valueText(obj: JsonObject, key: string): string {
+  const box: JsonObject = { v: obj[key] };
+  carryNote(obj, key, box, 'v');
+  return canonicalJson(box);
 }
 
 /**
@@ -200,10 +205,7 @@ function freshOperation(doc: JsonObject, base: JsonObject, current: JsonObject):
 
 /** An entry's value and type as text (undefined: absent): what a save changed. */
 function entryText(obj: JsonObject, key: string): string | undefined {
-  if (!Object.hasOwn(obj, key)) return undefined;
-  const box: JsonObject = { v: obj[key] };
-  carryNote(obj, key, box, 'v');
-  return canonicalJson(box);
+  return Object.hasOwn(obj, key) ? valueText(obj, key) : undefined;
 }
 
 /**
@@ -222,9 +224,10 @@ function mergeOperation(existing: JsonObject, imagePath: string, loc: SidecarLoc
   const info: JsonObject = isPlainObject(prior) ? prior : {};
   const saved: Saved = { operations: [operation], last: operation };
   if (how.document && isPlainObject(value)) {
-    // The fresh operation's result is taken as sent; a backend map under it is still merged
-    // against the kept JSON backend by backend (the backends it carries are the JSON's; which one
-    // was computed, the document does not say).
+    // The fresh operation's result is taken as sent; a backend map of several backends under it is
+    // still merged against the kept JSON backend by backend (the backends it carries are the
+    // JSON's; which one was computed, the document does not say).
+    const baseInfo = how.base !== undefined && isPlainObject(how.base.sidecar_info) ? how.base.sidecar_info : undefined;
     const fresh = how.base === undefined ? undefined : freshOperation(value, how.base, existing);
     const changed: string[] = [];
     for (const key of Object.keys(value)) {
@@ -239,24 +242,21 @@ function mergeOperation(existing: JsonObject, imagePath: string, loc: SidecarLoc
     // last_updated is not the file's: the pipeline stamps every save) naming one it changed.
     // (Not the file's nor the kept JSON copy's: a document read from that copy and sent back carries its stamp.)
     const sent = isPlainObject(value.sidecar_info) ? value.sidecar_info : undefined;
-    const baseStamp = how.base !== undefined && isPlainObject(how.base.sidecar_info) ? how.base.sidecar_info.last_updated : undefined;
-    const stamped = typeof sent?.last_updated === 'string' && sent.last_updated !== info.last_updated && sent.last_updated !== baseStamp;
+    const stamped = typeof sent?.last_updated === 'string' && sent.last_updated !== info.last_updated && sent.last_updated !== baseInfo?.last_updated;
     const named = stamped ? sent!.last_operation : undefined;
     // The stamped document's operation was run now even when its result is the one held (a
     // deterministic run again on a changed image): credited, or todo asked for it again forever.
     if (typeof named === 'string' && named !== 'sidecar_info' && Object.hasOwn(value, named) && !changed.includes(named)) changed.push(named);
     saved.operations = changed;
     if (typeof named === 'string' && changed.includes(named)) saved.last = named;
-    const given = value.sidecar_info;
-    const baseInfo = how.base !== undefined && isPlainObject(how.base.sidecar_info) ? how.base.sidecar_info : undefined;
-    if (isPlainObject(given)) {
-      for (const key of Object.keys(given)) {
+    if (sent !== undefined) {
+      for (const key of Object.keys(sent)) {
         if ((key === 'operation_type' || key === 'created_at') && typeof info[key] === 'string') continue;
-        if (baseInfo !== undefined && Object.hasOwn(baseInfo, key) && sameEntry(given, key, baseInfo, key)) continue;
+        if (baseInfo !== undefined && Object.hasOwn(baseInfo, key) && sameEntry(sent, key, baseInfo, key)) continue;
         // The image record is the library's (recordImageIdentity, below): a document read before
         // another save carries an older copy, which would drop that save's operation or mark it stale.
         if (key === IMAGE_IDENTITY_KEY) continue;
-        setKey(info, key, given[key], given);
+        setKey(info, key, sent[key], sent);
       }
     }
   } else if (how.backend !== undefined) {
