@@ -112,3 +112,35 @@ test('a stamped document whose operation holds one backend takes that backend as
   await saveSidecar(image, 'face_detection', stamped(third, '2026-01-01T00:00:02+00:00'), { merge: 'document' });
   assert.deepEqual((await readSidecar(image)).face_detection, { insightface: X });
 });
+
+test('two workers that each read the sidecar, set their own operation and send the whole document back keep both results when each sends what it read (SaveOptions.base): the later save put back its stale copy of the other operation', async (t) => {
+  const dir = testDir(t);
+  const image = putFile(dir, 'W.jpg', 'jpeg');
+  await saveSidecar(image, 'face_detection', { run: 0 });
+  await saveSidecar(image, 'yolov8', { run: 0 });
+  const readA = cloneJson(await readSidecar(image));
+  const readB = cloneJson(await readSidecar(image));
+  const send = (read: JsonObject, op: string, at: string): JsonObject => {
+    const doc = cloneJson(read);
+    doc[op] = { run: 1 };
+    doc.sidecar_info = { ...(doc.sidecar_info as JsonObject), last_operation: op, last_updated: at };
+    return doc;
+  };
+  await saveSidecar(image, 'face_detection', send(readB, 'face_detection', '2030-01-01T00:00:01'), { merge: 'document', base: readB });
+  await saveSidecar(image, 'face_detection', send(readA, 'yolov8', '2030-01-01T00:00:02'), { merge: 'document', base: readA });
+  const now = await readSidecar(image);
+  assert.deepEqual([now.face_detection, now.yolov8], [{ run: 1 }, { run: 1 }]);
+  assert.deepEqual(record(now).operations, ['face_detection', 'yolov8'], 'each save credited with the operation it changed');
+
+  // An entry the caller changed is its own, even back to an older value; one sent as read is not.
+  const readC = cloneJson(now);
+  const doc = cloneJson(readC);
+  doc.yolov8 = { run: 0 };
+  await saveSidecar(image, 'yolov8', { run: 2 }); // another worker meanwhile
+  await saveSidecar(image, 'face_detection', doc, { merge: 'document', base: readC });
+  assert.deepEqual((await readSidecar(image)).yolov8, { run: 0 }, 'the caller set it: taken');
+  const readD = cloneJson(await readSidecar(image));
+  await saveSidecar(image, 'face_detection', { run: 3 });
+  await saveSidecar(image, 'face_detection', cloneJson(readD), { merge: 'document', base: readD });
+  assert.deepEqual((await readSidecar(image)).face_detection, { run: 3 }, 'sent back as read: the newer result stays');
+});

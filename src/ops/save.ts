@@ -71,6 +71,14 @@ export interface SaveOptions extends Options {
    * bare number has none: the CLI and the server take it from the text they parsed (`numberNoteOf`).
    */
   dataNote?: NumberNote;
+  /**
+   * A whole document's base (`merge: 'document'`): the sidecar as the caller read it before
+   * building the document. An entry sent back as read is no change, so what another writer saved
+   * since stays (two workers that each read, set their own operation and send the whole document
+   * keep both results). Without it, the JSON copy kept beside a `.bin`, when there is one, is
+   * taken as what the caller read.
+   */
+  base?: JsonObject;
 }
 
 export interface SaveResult {
@@ -415,7 +423,7 @@ export async function saveSidecar(imagePath: string, operation: string, data: Js
     const sentRecord = opts.merge === 'document' && isPlainObject(data) ? recordedImageName(data) : null;
     const { target, format, existing, readAs, encryptWith, effective, base } = chooseTarget(loc, imagePath, opts, sentRecord);
     const now = isoTimestamp((opts.now ?? (() => new Date()))());
-    const { merged, saved } = mergeOperation(existing, imagePath, loc, operation, data, now, { document: opts.merge === 'document', backend: opts.backend, base: readFrom(data, existing, base), note: opts.dataNote });
+    const { merged, saved } = mergeOperation(existing, imagePath, loc, operation, data, now, { document: opts.merge === 'document', backend: opts.backend, base: opts.base !== undefined && isPlainObject(opts.base) ? opts.base : readFrom(data, existing, base), note: opts.dataNote });
     // What the results were computed from: stale detection compares it with the image later.
     recordImageIdentity(merged, saved.operations, tryCurrentImageIdentity(loc.targetPath, { hash: opts.hashImage }));
     // UNREPRESENTABLE / TOO_DEEP are thrown here, before anything is written.

@@ -13,13 +13,14 @@ import { errors } from '../errors.js';
 import { readSidecarText } from '../ops/read.js';
 import { saveSidecar } from '../ops/save.js';
 import { numberNoteOf } from '../formats/numbers.js';
-import type { Options, Keyring } from '../types.js';
+import type { JsonObject, Options, Keyring } from '../types.js';
 import { DATASET_FORMATS, ENGINE_KINDS, EXPORT_FORMATS, FORMAT_NAMES, SAVE_MERGE_MODES, isOneOf } from '../vocabulary.js';
 import { RawJsonResult } from './responses.js';
 import {
   type Params,
   optionalBoolean,
   optionalChoice,
+  optionalObject,
   optionalPositiveInt,
   optionalPath,
   optionalString,
@@ -144,9 +145,11 @@ methods.set('save', {
     const merge = optionalChoice(p, 'merge', SAVE_MERGE_MODES);
     const naming = optionalChoice(p, 'naming', ['stem', 'name-ext'] as const);
     const backend = optionalString(p, 'backend');
+    // A whole document's base: the sidecar as the caller read it (SaveOptions.base).
+    const base = merge === 'document' ? (optionalObject(p, 'base') as JsonObject | undefined) : undefined;
     // saveSidecar itself rejects a missing `data` with a USAGE error, and maps `binary` to `bin`.
     // A bare number's type (25.0, an int beyond 2^53) is noted on the params it was parsed in.
-    return saveSidecar(image, operation, p.data as never, { format, defaultFormat, merge, naming, backend, dataNote: numberNoteOf(p, 'data'), ...keyOpts(), ...imageOptions(p, image) });
+    return saveSidecar(image, operation, p.data as never, { format, defaultFormat, merge, naming, backend, base, dataNote: numberNoteOf(p, 'data'), ...keyOpts(), ...imageOptions(p, image) });
   },
 });
 

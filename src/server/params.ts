@@ -35,6 +35,14 @@ export function optionalBoolean(p: Params, name: string, fallback: boolean): boo
   return v;
 }
 
+/** A JSON object (not an array, not null). */
+export function optionalObject(p: Params, name: string): Record<string, unknown> | undefined {
+  const v = p[name];
+  if (v === undefined || v === null) return undefined;
+  if (typeof v !== 'object' || Array.isArray(v)) throw errors.usage(`param "${name}" must be an object (got ${describe(v)})`);
+  return v as Record<string, unknown>;
+}
+
 /** A positive integer (worker counts). */
 export function optionalPositiveInt(p: Params, name: string): number | undefined {
   const v = p[name];

@@ -12,8 +12,10 @@ import atexit
 import datetime
 import json
 import os
+import pickle
 import threading
 import unicodedata
+from collections import OrderedDict
 from typing import Any, Dict, List, Optional, Type, Union
 
 from image_sidecar import ImageSidecarError, ImageSidecarManager
@@ -49,11 +51,57 @@ def _close_shared() -> None:
         m.close()
 
 
+# What this process read (and saved) of each image, for a whole document's three-way merge: the
+# pipeline reads a sidecar, sets its operation and sends the whole document back; with the read it
+# was built from beside it, the server keeps what other workers saved since in every entry sent
+# back as read (without it, a worker's stale copy of another operation overwrote that worker's
+# newer result). The document comes back as a JSON string, so which read it was built from is
+# told by content: the snapshot holding the most of its entries as they are (threads of one
+# process read the same image too). Snapshots (pickle: a caller mutates the dict it got) of the
+# last _READS_PER_IMAGE reads and saves of the last _READ_IMAGES images.
+_READ_IMAGES = 128
+_READS_PER_IMAGE = 8
+_read_bases: "OrderedDict[str, List[bytes]]" = OrderedDict()
+_read_bases_lock = threading.Lock()
+
+
+def _remember_read(image: str, doc: Dict[str, Any]) -> None:
+    try:
+        snapshot = pickle.dumps(doc, protocol=pickle.HIGHEST_PROTOCOL)
+    except Exception:  # not picklable: nothing to remember (the save merges as without a base)
+        return
+    with _read_bases_lock:
+        reads = _read_bases.pop(image, [])
+        reads.append(snapshot)
+        del reads[:-_READS_PER_IMAGE]
+        _read_bases[image] = reads
+        while len(_read_bases) > _READ_IMAGES:
+            _read_bases.popitem(last=False)
+
+
+def _read_base(image: str, doc: Dict[str, Any]) -> Optional[Dict[str, Any]]:
+    """The remembered read ``doc`` was most likely built from: the one holding the most of its
+    entries (``sidecar_info`` aside: every save stamps it) as they are, the newest of equals; None
+    when none holds any."""
+    with _read_bases_lock:
+        reads = list(_read_bases.get(image, ()))
+    best, best_score = None, 0
+    for snapshot in reversed(reads):
+        read = pickle.loads(snapshot)
+        score = sum(1 for k, v in doc.items() if k != "sidecar_info" and k in read and read[k] == v)
+        if score > best_score:
+            best, best_score = read, score
+    return best
+
+
 def _reset_after_fork() -> None:
     # The child's manager forgets the parent's server itself (ImageSidecarManager is fork-aware);
-    # this lock may have been held by a parent thread at fork time.
-    global _shared_lock
+    # these locks may have been held by a parent thread at fork time. A child's documents are its
+    # own reads: the parent's are forgotten.
+    global _shared_lock, _read_bases_lock
     _shared_lock = threading.Lock()
+    _read_bases_lock = threading.Lock()
+    _read_bases.clear()
 
 
 atexit.register(_close_shared)
@@ -159,11 +207,13 @@ class ImageSidecar:
         ``.bin``, ``.rkyv``, ``.json`` (its suffix replaced), ``{}`` when none is there."""
         image = _path(image_path)
         try:
-            return _manager().read_data(image)
+            doc = _manager().read_data(image)
         except ImageSidecarError as e:
             if e.code == "NOT_FOUND" and not os.path.lexists(image):
                 return _read_without_image(image, e)
             raise _wrap(e) from None
+        _remember_read(image, doc)
+        return doc
 
     def save_data(self, image_path: PathLike, operation: Any, data: Any, backend: Optional[str] = None) -> Dict[str, Any]:
         """Merge ``data`` into the image's sidecar under ``operation``; ``data`` is a dict or a JSON
@@ -202,6 +252,9 @@ class ImageSidecar:
             params: Dict[str, Any] = {"image": image, "operation": str(op), "data": data, "defaultFormat": "bin"}
             if document:
                 params["merge"] = "document"
+                base = _read_base(image, data)
+                if base is not None:
+                    params["base"] = base
             if backend is not None:
                 params["backend"] = str(backend)
             if self._default_format is not None:
@@ -209,6 +262,9 @@ class ImageSidecar:
             result = server.request("save", params)
         except ImageSidecarError as e:
             raise _wrap(e) from None
+        if document:
+            # A caller may build its next document from the one it sent.
+            _remember_read(image, data)
         path = result.get("path")
         try:
             size = os.stat(path).st_size if path else 0

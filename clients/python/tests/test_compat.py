@@ -43,6 +43,18 @@ def _process_worker(args):
     return os.getpid(), _shared_server_pid(), bool(before), after["yolov8"]["metadata"]["objects_found"]
 
 
+def _whole_document_worker(args):
+    """In a forked worker, as sportball saves: read the sidecar, set one operation, stamp it, send
+    the whole document back."""
+    image, op, run = args
+    sc = ImageSidecar()
+    doc = sc.read_data(image)
+    doc[op] = {"run": run}
+    doc["sidecar_info"].update(last_updated="2030-01-01T00:00:%02d" % run, last_operation=op)
+    sc.save_data(image, OperationType.FACE_DETECTION, json.dumps(doc))
+    return op
+
+
 class CompatApiTest(unittest.TestCase):
     def test_names_constants_and_exceptions(self) -> None:
         self.assertEqual(set(image_sidecar_rust.__all__),
@@ -315,6 +327,42 @@ class CompatTest(unittest.TestCase):
         self.assertEqual(_shared_server_pid(), parent_pid, "the parent's server survived its children")
         for i, img in enumerate(images):
             self.assertEqual(ImageSidecar().read_data(img)["yolov8"]["metadata"]["objects_found"], i % 3 + 1)
+
+    def test_whole_documents_built_from_reads_keep_each_others_results(self) -> None:
+        # Two workers read, then each sends its whole document: the later one carried the other's
+        # operation as it read it, and that stale copy replaced the other's new result.
+        img = self.image("W.jpg")
+        sc = ImageSidecar()
+        for op in ("face_detection", "yolov8", "quality_assessment"):
+            sc.save_data(img, op, {"run": 0})
+        a, b = sc.read_data(img), ImageSidecar().read_data(img)
+        b["face_detection"] = {"run": 1}
+        b["sidecar_info"].update(last_updated="2030-01-01T00:00:01", last_operation="face_detection")
+        ImageSidecar().save_data(img, OperationType.FACE_DETECTION, json.dumps(b))
+        a["yolov8"] = {"run": 1}
+        a["sidecar_info"].update(last_updated="2030-01-01T00:00:02", last_operation="yolov8")
+        sc.save_data(img, OperationType.YOLOV8, json.dumps(a))
+        got = sc.read_data(img)
+        self.assertEqual((got["face_detection"], got["yolov8"], got["quality_assessment"]), ({"run": 1}, {"run": 1}, {"run": 0}))
+        # The same read's document, saved again after another change of it: still this worker's view.
+        a["quality_assessment"] = {"run": 5}
+        sc.save_data(img, OperationType.FACE_DETECTION, a)
+        got = sc.read_data(img)
+        self.assertEqual((got["face_detection"], got["yolov8"], got["quality_assessment"]), ({"run": 1}, {"run": 1}, {"run": 5}))
+
+    @unittest.skipUnless(hasattr(os, "fork"), "fork() is POSIX")
+    def test_whole_documents_from_concurrent_workers_keep_every_result(self) -> None:
+        ops = ["face_detection", "yolov8", "quality_assessment", "object_detection", "ball_detection", "game_detection"]
+        img = self.image("C.jpg")
+        sc = ImageSidecar()
+        for op in ops:
+            sc.save_data(img, op, {"run": 0})
+        ctx = multiprocessing.get_context("fork")
+        with concurrent.futures.ProcessPoolExecutor(len(ops), mp_context=ctx) as pool:
+            done = list(pool.map(_whole_document_worker, [(img, op, i + 1) for i, op in enumerate(ops)]))
+        self.assertEqual(done, ops)
+        got = sc.read_data(img)
+        self.assertEqual({op: got[op] for op in ops}, {op: {"run": i + 1} for i, op in enumerate(ops)})
 
     def test_find_sidecars_filters_by_operation_and_lists_every_operation(self) -> None:
         sc = ImageSidecar()
