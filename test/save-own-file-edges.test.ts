@@ -320,3 +320,31 @@ test('a folder of more than 4096 entries, its listing reused: a RAW added meanwh
   assert.equal((await saveSidecar(jpg, 'jpg_op', { v: 2 })).path, path.join(root, 'IMG_1.jpg.json'));
   assert.deepEqual(JSON.parse(fs.readFileSync(path.join(root, 'IMG_1.json'), 'utf8')).sidecar_info, { image_path: '/x/IMG_1.cr2' }, 'the RAW\'s file untouched');
 });
+
+test('a save never writes a file that reads take for a folder report or configuration: a top-level games list is refused (the sidecar read as another tool\'s file and the next save started a new one, the earlier results lost from view); Game_Detection.JPG and .image-sidecar.jpg get name-ext files (their stem files are the report\'s and the configuration\'s names: every command in the folder then failed on the configuration)', async (t) => {
+  const root = makeTree({ 'IMG_1.jpg': FAKE_JPEG, 'Game_Detection.JPG': FAKE_JPEG, '.image-sidecar.jpg': FAKE_JPEG, 'A.jpg': FAKE_JPEG }, testDir(t));
+  const img = path.join(root, 'IMG_1.jpg');
+  const first = await saveSidecar(img, 'face_detection', { success: true, faces: [] });
+  const before = fs.readFileSync(first.path);
+  for (const [op, value] of [['games', [{ game_id: 'Game1' }]], ['data', { games: [] }]] as const) {
+    await assert.rejects(saveSidecar(img, op, value as never), (e: unknown) => e instanceof SidecarError && e.code === 'USAGE' && /folder's game report/.test(e.message), op);
+  }
+  await assert.rejects(saveSidecar(img, 'face_detection', { face_detection: { success: true }, games: [], sidecar_info: {} }, { merge: 'document' }), /folder's game report/);
+  assert.deepEqual(fs.readFileSync(first.path), before, 'nothing written');
+  assert.deepEqual((await readSidecarDetailed(img)).data.face_detection, { success: true, faces: [] });
+
+  const report = path.join(root, 'Game_Detection.JPG');
+  assert.equal((await saveSidecar(report, 'face_detection', { success: true })).path, path.join(root, 'Game_Detection.JPG.bin'));
+  assert.deepEqual((await readSidecarDetailed(report)).data.face_detection, { success: true });
+  assert.equal((await saveSidecar(report, 'yolov8', { success: true })).path, path.join(root, 'Game_Detection.JPG.bin'));
+  assert.deepEqual(Object.keys((await readSidecarDetailed(report)).data).filter((k) => k !== 'sidecar_info'), ['face_detection', 'yolov8']);
+
+  const dotted = path.join(root, '.image-sidecar.jpg');
+  assert.equal((await saveSidecar(dotted, 'op', { v: 1 }, { format: 'json' })).path, path.join(root, '.image-sidecar.jpg.json'));
+  assert.equal(fs.existsSync(path.join(root, '.image-sidecar.json')), false);
+  assert.equal((await saveSidecar(path.join(root, 'A.jpg'), 'op', { v: 1 })).path, path.join(root, 'A.bin'), 'the folder still saves');
+  // With a configuration there: the same file, not "changed 3 times while it was saved".
+  fs.writeFileSync(path.join(root, '.image-sidecar.json'), '{"defaultFormat": "json"}');
+  assert.equal((await saveSidecar(dotted, 'op2', { v: 2 })).path, path.join(root, '.image-sidecar.jpg.json'));
+  assert.deepEqual((await readSidecarDetailed(dotted)).data.op2, { v: 2 });
+});

@@ -13,8 +13,8 @@ import type { FormatName, JsonObject, JsonValue, Options, SidecarExt, SidecarFor
 import { folderSidecarFormat, imagesClaiming, locateSidecar, recordNamesAnotherImage, sidecarLockKeys, sidecarPathFor, type SidecarCandidate, type SidecarLocation } from '../discovery/locate.js';
 import { sidecarRank } from '../discovery/pair.js';
 import { nfc } from '../discovery/extensions.js';
-import { isForeignData } from '../analysis/operations.js';
-import { configuredDefaultFormat } from '../discovery/config.js';
+import { hasReportContent, hasReportName, isForeignData } from '../analysis/operations.js';
+import { CONFIG_FILE_NAME, configuredDefaultFormat } from '../discovery/config.js';
 import { canonicalJson } from '../formats/canonical.js';
 import type { DecodedSidecar } from '../formats/codec.js';
 import { inQuarantine, QUARANTINE_DIR } from '../discovery/own-folders.js';
@@ -424,6 +424,11 @@ export async function saveSidecar(imagePath: string, operation: string, data: Js
     const { target, format, existing, readAs, encryptWith, effective, base } = chooseTarget(loc, imagePath, opts, sentRecord);
     const now = isoTimestamp((opts.now ?? (() => new Date()))());
     const { merged, saved } = mergeOperation(existing, imagePath, loc, operation, data, now, { document: opts.merge === 'document', backend: opts.backend, base: opts.base !== undefined && isPlainObject(opts.base) ? opts.base : readFrom(data, existing, base), note: opts.dataNote });
+    // A games list at the top (or under `data`) is a folder report's (docs/PAIRING.md §7): reads
+    // would pass over the file as another tool's, and the image's results would be lost from view.
+    if (hasReportContent(merged)) {
+      throw errors.usage(`${imagePath}: nothing saved, a top-level "games" list${Array.isArray(merged.games) ? '' : ' under "data"'} is what a folder's game report holds (docs/PAIRING.md §7): reads would take the sidecar for a report and pass over it; save the list inside an operation's result (game_detection: {"games": [...]})`);
+    }
     // What the results were computed from: stale detection compares it with the image later.
     recordImageIdentity(merged, saved.operations, tryCurrentImageIdentity(loc.targetPath, { hash: opts.hashImage }));
     // UNREPRESENTABLE / TOO_DEEP are thrown here, before anything is written.
@@ -689,6 +694,16 @@ function chooseTarget(located: SidecarLocation, imagePath: string, opts: SaveOpt
   // for none, or not readable: writing one would take another image's, or an undecided, sidecar).
   const held = new Map<string, () => string>();
   for (const p of foreign) held.set(p, () => `${p} (another tool's file)`);
+  // Names reads never take for an image's sidecar (Game_Detection.JPG's stem file is the folder's
+  // report, .image-sidecar.jpg's JSON the folder's configuration): the image's file is name-ext.
+  for (const naming of ['stem', 'name-ext'] as const) {
+    for (const ext of ['bin', 'rkyv', 'json'] as const) {
+      const p = sidecarPathFor(loc, ext, naming);
+      const name = path.basename(p);
+      if (name === CONFIG_FILE_NAME) held.set(nfc(p), () => `${p} (the folder's configuration file's name)`);
+      else if (hasReportName(name)) held.set(nfc(p), () => `${p} (a folder report's name: docs/PAIRING.md §7)`);
+    }
+  }
   for (const c of loc.candidates) if (c.side === 'target' && c.shared === true && (c !== effective || undecided)) held.set(nfc(c.path), () => heldShared(loc, c, opts));
   let slot: (ReturnType<typeof slotOf> & { format: SidecarFormat }) | null = null;
   if (!keepsInEffective && !intoEffective(slotOf({ naming, ext: extFor(format) }))) {
