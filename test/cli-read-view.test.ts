@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { abbreviatedJson, findOperationKey } from '../src/cli/read-view.js';
+import { abbreviatedJson, findOperation, findOperationKey } from '../src/cli/read-view.js';
 import type { JsonObject } from '../src/types.js';
 import { hasScript, parseJson, runCli, runCliTty } from './helpers/cli.js';
 import { FAKE_JPEG, putFile, sidecarData, testDir } from './helpers/tree.js';
@@ -23,6 +23,21 @@ test('findOperationKey: any spelling of an operation finds its key; sidecar_info
   assert.equal(findOperationKey(data, 'yolov8'), 'yolov8');
   assert.equal(findOperationKey(data, 'quality_assessment'), null);
   assert.equal(findOperationKey({ sidecar_info: {} } as JsonObject, 'sidecar_info'), 'sidecar_info');
+});
+
+test('read --operation finds an operation in the earlier tool\'s one-operation layouts, as stats and todo count it (it said "no face_detection data", exit 1, where todo had it done)', async (t) => {
+  const flat = { faces: [], sidecar_info: { operation_type: 'face_detection' } } as JsonObject;
+  const f = findOperation(flat, 'FaceDetection');
+  assert.deepEqual(f && f.holder[f.key], { faces: [] });
+  const wrapped = { sidecar_info: { operation_type: 'quality_assessment' }, data: { quality: 0.5 } } as JsonObject;
+  const w = findOperation(wrapped, 'quality_assessment');
+  assert.deepEqual(w && w.holder[w.key], { quality: 0.5 });
+  assert.equal(findOperation(flat, 'yolov8'), null);
+  const dir = testDir(t);
+  const img = putFile(dir, 'W.jpg', FAKE_JPEG);
+  putFile(dir, 'W.json', '{"sidecar_info": {"operation_type": "quality_assessment"}, "data": {"quality": 25.0}}');
+  const r = await runCli(['read', img, '--operation', 'quality_assessment']);
+  assert.deepEqual([r.code, r.stdout.replace(/\s/g, '')], [0, '{"quality":25.0}']);
 });
 
 test('abbreviatedJson: long number arrays shortened, short ones on one line, everything else as JSON', () => {

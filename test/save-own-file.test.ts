@@ -532,3 +532,28 @@ test('RAW+JPEG: a shared stem file recorded for a JPEG link whose target is gone
   assert.equal(st.image_identity?.stale, 0);
   assert.deepEqual(st.sidecars?.map((e) => e.image), ['IMG_1.JPG'], 'listed for the image it records');
 });
+
+test('a save into a sidecar in the earlier tool\'s flat or wrapped layout puts its result under its operation\'s name first: merged as they were, the new operation made the layout read as operations named "faces" or "data", and stats and todo lost the first result (the pipeline redid it)', async (t) => {
+  const { encodeSidecar } = await import('../src/formats/codec.js');
+  const { todo } = await import('../src/ops/todo.js');
+  const root = makeTree({ 'L.jpg': FAKE_JPEG, 'W.jpg': FAKE_JPEG }, testDir(t));
+  const { noteFloat } = await import('../src/formats/numbers.js');
+  const flat = { faces: [], count: 2, sidecar_info: { operation_type: 'face_detection' } } as JsonObject;
+  noteFloat(flat, 'count', 2); // 2.0, a float
+  fs.writeFileSync(path.join(root, 'L.bin'), encodeSidecar(flat, 'bin'));
+  fs.writeFileSync(path.join(root, 'W.json'), JSON.stringify({ sidecar_info: { operation_type: 'quality_assessment' }, data: { quality: 0.5 } }));
+  const counts = async () => (await stats(root, { index: false })).operation_counts;
+  const done = async (op: string) => (await todo(root, { operation: op, index: false })).counts.done;
+  assert.deepEqual([await counts(), await done('face_detection'), await done('quality_assessment')], [{ face_detection: 1, quality_assessment: 1 }, 1, 1]);
+
+  await saveSidecar(path.join(root, 'L.jpg'), 'quality_assessment', { success: true, quality: 0.9 });
+  await saveSidecar(path.join(root, 'W.jpg'), 'yolov8', { success: true, objects: [] });
+  assert.deepEqual([await counts(), await done('face_detection'), await done('quality_assessment')], [{ face_detection: 1, quality_assessment: 2, yolov8: 1 }, 1, 2]);
+  const l = (await readSidecarDetailed(path.join(root, 'L.jpg'))).data;
+  assert.deepEqual(Object.keys(l), ['face_detection', 'sidecar_info', 'quality_assessment']);
+  assert.deepEqual(l.face_detection, { faces: [], count: 2 });
+  assert.equal((await runCli(['read', path.join(root, 'L.jpg'), '--operation', 'face_detection'])).stdout.replace(/\s/g, ''), '{"faces":[],"count":2.0}', 'the float stays a float');
+  const w = (await readSidecarDetailed(path.join(root, 'W.jpg'))).data;
+  assert.deepEqual(Object.keys(w), ['sidecar_info', 'quality_assessment', 'yolov8']);
+  assert.deepEqual(w.quality_assessment, { quality: 0.5 });
+});

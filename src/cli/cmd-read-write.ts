@@ -47,14 +47,14 @@ async function runRead(ctx: CommandContext): Promise<number> {
   // note its container, the sidecar, holds: taken out alone it printed 25, and rounded big ints.
   let dataNote: NumberNote | undefined;
   if (operation !== undefined) {
-    const key = view.findOperationKey(r.data, operation);
+    const found = view.findOperation(r.data, operation);
     // A lookup that finds nothing prints null and exits 1, as grep does; no sidecar at all is the same miss.
-    if (key === null) {
+    if (found === null) {
       note(ctx, `${r.path ?? image}: no ${operation} data${r.path === null ? ' (the image has no sidecar)' : ''}`);
       code = EXIT_FINDINGS;
     }
-    data = key === null ? null : r.data[key]!;
-    if (key !== null) dataNote = numberNoteOf(r.data, key);
+    data = found === null ? null : found.holder[found.key]!;
+    if (found !== null) dataNote = numberNoteOf(found.holder, found.key);
   }
   const result = detailed
     ? { path: r.path, format: r.format, ...(r.encryptedKeyId ? { encrypted_key_id: r.encryptedKeyId } : {}), findings: r.findings, ...(operation !== undefined ? { operation } : {}), data }

@@ -13,7 +13,7 @@ import type { FormatName, JsonObject, JsonValue, Options, SidecarExt, SidecarFor
 import { folderSidecarFormat, imagesClaiming, locateSidecar, recordNamesAnotherImage, sidecarLockKeys, sidecarPathFor, type SidecarCandidate, type SidecarLocation } from '../discovery/locate.js';
 import { sidecarRank } from '../discovery/pair.js';
 import { nfc } from '../discovery/extensions.js';
-import { hasReportContent, hasReportName, isForeignData } from '../analysis/operations.js';
+import { forEachOperation, hasReportContent, hasReportName, isForeignData, type OperationEntry } from '../analysis/operations.js';
 import { CONFIG_FILE_NAME, configuredDefaultFormat } from '../discovery/config.js';
 import { canonicalJson } from '../formats/canonical.js';
 import type { DecodedSidecar } from '../formats/codec.js';
@@ -227,7 +227,41 @@ interface Saved {
   last: string;
 }
 
-function mergeOperation(existing: JsonObject, imagePath: string, loc: SidecarLocation, operation: string, value: JsonValue, now: string, how: MergeHow): { merged: JsonObject; saved: Saved } {
+/**
+ * A sidecar in the earlier tool's one-operation layouts — flat (`{faces: [], sidecar_info:
+ * {operation_type: "face_detection"}}`: the root is the result) or wrapped (`{sidecar_info, data}`)
+ * — with its result under its operation's name, where a save puts another beside it
+ * (operations.ts forEachOperation). Merged as they were, a second operation made the layout read
+ * as operations named `faces` or `data`: the first one's result was lost from stats and todo.
+ * Other documents are returned as they are.
+ */
+function keyForm(doc: JsonObject): JsonObject {
+  let only: OperationEntry | null = null;
+  let n = 0;
+  forEachOperation(doc, (op) => {
+    only = op;
+    n++;
+  });
+  const op = only as OperationEntry | null;
+  if (n !== 1 || op === null || op.form === 'key' || op.name === op.key) return doc;
+  const out = {} as JsonObject;
+  if (op.form === 'wrapped') {
+    for (const k of Object.keys(doc)) setKey(out, k === op.key ? op.name : k, doc[k], doc);
+    return out;
+  }
+  const result = {} as JsonObject;
+  for (const k of Object.keys(doc)) {
+    if (k === 'sidecar_info') setKey(out, k, doc[k], doc);
+    else {
+      if (!Object.hasOwn(out, op.name)) setKey(out, op.name, result);
+      setKey(result, k, doc[k], doc);
+    }
+  }
+  return out;
+}
+
+function mergeOperation(existingAsRead: JsonObject, imagePath: string, loc: SidecarLocation, operation: string, value: JsonValue, now: string, how: MergeHow): { merged: JsonObject; saved: Saved } {
+  const existing = keyForm(existingAsRead);
   const prior = existing.sidecar_info;
   const info: JsonObject = isPlainObject(prior) ? prior : {};
   const saved: Saved = { operations: [operation], last: operation };
