@@ -122,6 +122,9 @@ test('a sidecar path given as the image is a usage error; nothing is created', a
   await rejectsWith(saveSidecar(path.join(root, 'IMG_1.json'), 'yolov8', { objects: [] }), 'USAGE', /is a sidecar file, not an image/);
   await rejectsWith(readSidecarDetailed(path.join(root, 'IMG_1.json')), 'USAGE');
   await rejectsWith(saveSidecar(path.join(root, 'nothing.bin'), 'yolov8', {}), 'USAGE');
+  // A name-ext file names its image (it suggested "IMG_1.CR2.jpg" for IMG_1.CR2.json).
+  await rejectsWith(saveSidecar(path.join(root, 'IMG_1.CR2.json'), 'yolov8', {}), 'USAGE', /belongs to \(e\.g\. IMG_1\.CR2\)$/);
+  await rejectsWith(saveSidecar(path.join(root, 'IMG_1.json'), 'yolov8', {}), 'USAGE', /belongs to \(e\.g\. IMG_1\.jpg\)$/);
   assert.deepEqual(fs.readdirSync(root).sort(), ['IMG_1.jpg', 'IMG_1.json']);
 });
 

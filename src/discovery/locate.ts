@@ -397,7 +397,10 @@ function followChain(first: string): { chain: string[]; last: string; loops: boo
 export function assertNotSidecarPath(p: string): void {
   const name = path.basename(p);
   if (isSidecarName(name)) {
-    throw errors.usage(`${p} is a sidecar file, not an image: give the path of the image it belongs to (e.g. ${splitName(name).stem}.jpg)`);
+    // A name-ext file's image is its stem (IMG_1.CR2 for IMG_1.CR2.json), not "IMG_1.CR2.jpg".
+    const stem = splitName(name).stem;
+    const image = stem.includes('.', 1) ? stem : `${stem}.jpg`;
+    throw errors.usage(`${p} is a sidecar file, not an image: give the path of the image it belongs to (e.g. ${image})`);
   }
 }
 
