@@ -13,6 +13,7 @@
  * copied straight out of the buffer. Anything outside the subset is CORRUPT with the byte
  * offset of the offending item.
  */
+import { isIndexKey, noteKeyOrder, orderedKeys } from './key-order.js';
 import { errors, SidecarError } from '../errors.js';
 import type { JsonObject, JsonValue } from '../types.js';
 import { exactInt, isFloatValue, MAX_INT_DIGITS, noteFloat, noteInt, notesOf, validNote, type NumberNote, type NumberNotes } from './numbers.js';
@@ -431,7 +432,7 @@ function writeValue(v: unknown, depth: number): void {
         }
         return;
       }
-      const keys = Object.keys(v);
+      const keys = orderedKeys(v);
       const n = keys.length;
       writeHead(5, n);
       for (let i = 0; i < n; i++) {
@@ -1057,6 +1058,9 @@ function readMap(ai: number, at: number, depth: number): JsonObject {
   if (depth >= decMaxDepth) throw errors.tooDeep(decMaxDepth, decPath);
   if (n * 2 > stop - p) throw corrupt(`map at byte ${at} claims ${n} entries but only ${stop - p} bytes remain`);
   const obj: JsonObject = {};
+  // The keys in the order read, from the first index-like key on (key-order.ts): before it,
+  // enumeration order is insertion order.
+  let order: string[] | null = null;
   for (let i = 0; i < n; i++) {
     if (p >= stop) throw truncated(at, 'map');
     const kat = p;
@@ -1069,6 +1073,7 @@ function readMap(ai: number, at: number, depth: number): JsonObject {
     const value = readItem(depth + 1);
     const note = pendingNote;
     if (note !== undefined) pendingNote = undefined;
+    if (order === null && isIndexKey(key)) order = Object.keys(obj);
     // Fast path: no own or inherited property of that name. Otherwise check for a duplicate
     // and keep "__proto__" an own data property instead of calling the prototype setter.
     if (obj[key] === undefined) {
@@ -1084,7 +1089,9 @@ function readMap(ai: number, at: number, depth: number): JsonObject {
       }
     }
     if (note !== undefined) setNote(obj, key, note);
+    if (order !== null) order.push(key);
   }
+  if (order !== null) noteKeyOrder(obj, order);
   if (depth === 1 && floatBlockMode !== 0 && offEncoder === off0) recordEncodedSize(obj, p - at);
   return obj;
 }

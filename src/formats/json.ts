@@ -15,6 +15,7 @@
  * when no number needs more than it writes; otherwise a writer that keeps every number's type
  * (`25.0`, `-0.0`, exact big ints) and writes everything else exactly as JSON.stringify does.
  */
+import { isIndexKey, keyOrderOf, noteKeyOrder, orderedKeys } from './key-order.js';
 import { errors } from '../errors.js';
 import type { JsonObject, JsonValue } from '../types.js';
 import { noteFloat, noteInt, notesOf, numberJson, needsTypedText, parseNumberToken, validNote, type NumberNote, type NumberNotes } from './numbers.js';
@@ -192,6 +193,9 @@ function tryFastParse(text: string, maxDepth: number, path?: string): { value: J
     if (r === undefined || r.nonFinite) return undefined;
   }
   if (r.keys !== countKeyTokens(text)) return undefined; // a duplicate key, or a string that looks like one
+  // An index-like key ("32"): JSON.parse's object enumerates it first; the pure parser notes the
+  // order read (key-order.ts).
+  if (indexKeySeen) return undefined;
   return { value: r.value };
 }
 
@@ -339,12 +343,25 @@ function setNote(c: object, key: string | number, note: NumberNote): void {
  */
 function countKeyTokens(t: string): number {
   let n = 0;
+  indexKeySeen = false;
   for (let i = t.indexOf(':'); i !== -1; i = t.indexOf(':', i + 1)) {
     const c = t.charCodeAt(i - 1);
-    if (c === 0x22) n++;
-    else if (isWs(c)) return -1;
+    if (c === 0x22) {
+      n++;
+      if (!indexKeySeen && isDigit(t.charCodeAt(i - 2))) indexKeySeen = digitsQuoted(t, i - 2);
+    } else if (isWs(c)) return -1;
   }
   return n;
+}
+
+/** countKeyTokens saw a key token of digits only (it may be index-like: key-order.ts). */
+let indexKeySeen = false;
+
+/** Is the run of digits ending at `end` opened by a quote (a key of digits only)? */
+function digitsQuoted(t: string, end: number): boolean {
+  let j = end;
+  while (j > 0 && isDigit(t.charCodeAt(j))) j--;
+  return t.charCodeAt(j) === 0x22;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -388,6 +405,8 @@ export function parseJsonPure(t: string, maxDepth: number, syntaxOnly: boolean):
   const containers: (JsonValue[] | JsonObject | null)[] = [];
   const keys: string[] = []; // the pending key of each open object ('' for arrays)
   const isObjectAt: boolean[] = [];
+  // Per open object, its keys in the order read from its first index-like key on (key-order.ts).
+  const orders: (string[] | null)[] = [];
   let i = 0;
   let root: JsonValue = null;
   const fail = (index: number, reason: string, kind: ParseFailure['kind'] = 'syntax'): ParseFailure => ({ index, reason, kind });
@@ -501,9 +520,12 @@ export function parseJsonPure(t: string, maxDepth: number, syntaxOnly: boolean):
       c.push(v);
     } else {
       const k = keys[top];
+      let order = orders[top];
+      if (order === null && isIndexKey(k)) order = orders[top] = Object.keys(c);
       if (k === '__proto__') Object.defineProperty(c, k, { value: v, writable: true, enumerable: true, configurable: true });
       else c[k] = v;
       if (note !== undefined) setNote(c, k, note);
+      if (order !== null) order.push(k);
     }
   };
   const open = (isObject: boolean): ParseFailure | undefined => {
@@ -517,12 +539,15 @@ export function parseJsonPure(t: string, maxDepth: number, syntaxOnly: boolean):
     }
     keys.push('');
     isObjectAt.push(isObject);
+    orders.push(null);
     return undefined;
   };
   const close = () => {
-    containers.pop();
+    const c = containers.pop();
     keys.pop();
     isObjectAt.pop();
+    const order = orders.pop();
+    if (order != null && c != null) noteKeyOrder(c, order);
   };
 
   let needValue = true;
@@ -623,9 +648,10 @@ export interface JsonEncodeOptions {
  * null; allowed only for an int whose exact value is noted), non-JSON values (dropped); and
  * report whether some number needs typed text (a note, or -0). Iterative.
  */
-function inspectForJson(root: JsonValue, opts: JsonEncodeOptions): { typed: boolean } {
+function inspectForJson(root: JsonValue, opts: JsonEncodeOptions): { typed: boolean; ordered: boolean } {
   checkDepth(root, opts.maxDepth, opts.path);
   let typed = false;
+  let ordered = false;
   const bad = (v: unknown): never => {
     const p = findPointer(root, (x) => x === v);
     throw errors.unrepresentable(opts.formatName, `value of type ${typeof v} at ${p || '/'} is not a JSON value`, opts.path);
@@ -637,12 +663,12 @@ function inspectForJson(root: JsonValue, opts: JsonEncodeOptions): { typed: bool
   switch (typeof root) {
     case 'number':
       if (root - root !== 0) nonFinite();
-      return { typed: root === 0 && 1 / root < 0 };
+      return { typed: root === 0 && 1 / root < 0, ordered };
     case 'string':
     case 'boolean':
-      return { typed: false };
+      return { typed: false, ordered };
     case 'object':
-      if (root === null) return { typed: false };
+      if (root === null) return { typed: false, ordered };
       break;
     default:
       bad(root);
@@ -677,10 +703,11 @@ function inspectForJson(root: JsonValue, opts: JsonEncodeOptions): { typed: bool
         check(v, notes, j);
       }
     } else {
+      if (!ordered && keyOrderOf(c) !== undefined) ordered = true;
       for (const k of Object.keys(c)) check(c[k], notes, k);
     }
   }
-  return { typed };
+  return { typed, ordered };
 }
 
 /** Compact JSON text of decoded data that keeps every number's type (`25.0`, exact big ints), at any depth: what crosses a thread or a pipe. */
@@ -690,7 +717,9 @@ export function typedJsonText(data: JsonValue): string {
 
 /** JSON text of `value`: 2-space indent (the pipeline's layout) or compact (indent 0). */
 export function encodeJsonText(value: JsonValue, indent: 0 | 2, opts: JsonEncodeOptions): string {
-  const { typed } = inspectForJson(value, opts);
+  const { typed, ordered } = inspectForJson(value, opts);
+  // JSON.stringify lists index-like keys first: noted orders are written by stringifyTyped.
+  if (ordered) return stringifyTyped(value, indent === 0 ? '' : ' '.repeat(indent), '', undefined);
   if (!typed) return JSON.stringify(value, null, indent);
   return stringifyWithPlaceholders(value, indent) ?? stringifyTyped(value, indent === 0 ? '' : ' '.repeat(indent), '', undefined);
 }
@@ -788,7 +817,7 @@ export function stringifyTyped(value: JsonValue, step: string, indent: string, n
   }
   const colon = step === '' ? ':' : ': ';
   const parts: string[] = [];
-  for (const k of Object.keys(value)) {
+  for (const k of orderedKeys(value)) {
     const v = (value as JsonObject)[k];
     if (!isSkipped(v)) parts.push(JSON.stringify(k) + colon + child(v, k));
   }

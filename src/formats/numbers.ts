@@ -19,6 +19,7 @@
  * Notes are not enumerable: Object.keys, JSON.stringify, ajv and assert.deepStrictEqual do not see
  * them, and `{...obj}` / `arr.slice()` / structuredClone drop them. Copy with `cloneJson`.
  */
+import { copyKeyOrder, keyOrderOf } from './key-order.js';
 import type { JsonObject, JsonValue } from '../types.js';
 
 /** Symbol under which a container keeps its number notes. */
@@ -65,6 +66,7 @@ export function copyNotes(from: object, to: object): void {
   if (notes !== undefined && notes.size > 0) {
     Object.defineProperty(to, NUMBER_NOTES, { value: new Map(notes), writable: true, configurable: true, enumerable: false });
   }
+  copyKeyOrder(from, to);
 }
 
 /**
@@ -168,7 +170,7 @@ export function hasNumberNotes(root: JsonValue): boolean {
 /**
  * True when plain JSON.stringify would lose some number's type below `root` (itself included): a
  * container carries a note, or a number is -0 (JSON.stringify writes `0`, an int to Python) —
- * `needsTypedText` over the whole value. Any value may be passed (reports too). Iterative.
+ * `needsTypedText` over the whole value; or an object's key order (a key-order.ts note). Any value may be passed (reports too). Iterative.
  */
 export function needsTypedJson(root: unknown): boolean {
   if (typeof root === 'number') return needsTypedText(root, undefined);
@@ -178,6 +180,7 @@ export function needsTypedJson(root: unknown): boolean {
     const c = stack.pop() as Record<string, unknown> | unknown[];
     const notes = notesOf(c);
     if (notes !== undefined && notes.size > 0) return true;
+    if (keyOrderOf(c) !== undefined) return true; // JSON.stringify lists index-like keys first (key-order.ts)
     const values = Array.isArray(c) ? c : Object.values(c);
     for (let i = 0; i < values.length; i++) {
       const x = values[i];

@@ -9,6 +9,7 @@ import * as path from 'node:path';
 import { errors, isOtherJson, isSidecarError, SidecarError } from '../errors.js';
 import { encodeSidecar, normalizeFormat } from '../formats/codec.js';
 import { carryNote, cloneJson, putNote, type NumberNote } from '../formats/numbers.js';
+import { noteKeyOrder, orderAdding, orderedKeys } from '../formats/key-order.js';
 import type { FormatName, JsonObject, JsonValue, Options, SidecarExt, SidecarFormat, SidecarNaming, SidecarKey } from '../types.js';
 import { folderSidecarFormat, imagesClaiming, locateSidecar, recordNamesAnotherImage, sidecarLockKeys, sidecarPathFor, type SidecarCandidate, type SidecarLocation } from '../discovery/locate.js';
 import { sidecarRank } from '../discovery/pair.js';
@@ -149,7 +150,7 @@ function putEntry(into: JsonObject, from: JsonObject, key: string, base: JsonObj
   // result's `success` and objects beside its error, and a player gone from a new result stayed.
   if (!insideBackendMap && isBackendMap(value) && isBackendMap(current)) {
     const baseMap = base !== undefined && isPlainObject(base[key]) ? base[key] : undefined;
-    for (const b of Object.keys(value)) putEntry(current, value, b, baseMap, true);
+    for (const b of orderedKeys(value)) putEntry(current, value, b, baseMap, true);
     return;
   }
   setKey(into, key, value, from);
@@ -162,6 +163,8 @@ function putEntry(into: JsonObject, from: JsonObject, key: string, base: JsonObj
  * without it the value has none, and a note `obj` held for the old value is dropped.
  */
 function setKey(obj: JsonObject, key: string, value: JsonValue, from?: JsonObject): void {
+  // A new key goes last, also among index-like keys (formats/key-order.ts).
+  const order = orderAdding(obj, key);
   if (key === '__proto__') {
     // Plain assignment would call the prototype setter instead of creating the key.
     Object.defineProperty(obj, key, { value, writable: true, enumerable: true, configurable: true });
@@ -169,6 +172,7 @@ function setKey(obj: JsonObject, key: string, value: JsonValue, from?: JsonObjec
     obj[key] = value;
   }
   carryNote(from, key, obj, key);
+  if (order !== null) noteKeyOrder(obj, order);
 }
 
 interface MergeHow {
@@ -246,11 +250,11 @@ function keyForm(doc: JsonObject): JsonObject {
   if (n !== 1 || op === null || op.form === 'key' || op.name === op.key) return doc;
   const out = {} as JsonObject;
   if (op.form === 'wrapped') {
-    for (const k of Object.keys(doc)) setKey(out, k === op.key ? op.name : k, doc[k], doc);
+    for (const k of orderedKeys(doc)) setKey(out, k === op.key ? op.name : k, doc[k], doc);
     return out;
   }
   const result = {} as JsonObject;
-  for (const k of Object.keys(doc)) {
+  for (const k of orderedKeys(doc)) {
     if (k === 'sidecar_info') setKey(out, k, doc[k], doc);
     else {
       if (!Object.hasOwn(out, op.name)) setKey(out, op.name, result);
@@ -272,7 +276,7 @@ function mergeOperation(existingAsRead: JsonObject, imagePath: string, loc: Side
     const baseInfo = how.base !== undefined && isPlainObject(how.base.sidecar_info) ? how.base.sidecar_info : undefined;
     const fresh = how.base === undefined ? undefined : freshOperation(value, how.base, existing);
     const changed: string[] = [];
-    for (const key of Object.keys(value)) {
+    for (const key of orderedKeys(value)) {
       if (key === 'sidecar_info') continue;
       const before = entryText(existing, key);
       // (A backend map holding one backend says which one ran: taken as sent too.)
@@ -292,7 +296,7 @@ function mergeOperation(existingAsRead: JsonObject, imagePath: string, loc: Side
     saved.operations = changed;
     if (typeof named === 'string' && changed.includes(named)) saved.last = named;
     if (sent !== undefined) {
-      for (const key of Object.keys(sent)) {
+      for (const key of orderedKeys(sent)) {
         if ((key === 'operation_type' || key === 'created_at') && typeof info[key] === 'string') continue;
         if (baseInfo !== undefined && Object.hasOwn(baseInfo, key) && sameEntry(sent, key, baseInfo, key)) continue;
         // The image record is the library's (recordImageIdentity, below): a document read before

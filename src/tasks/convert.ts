@@ -18,6 +18,7 @@ import { identityOf, isStillAsRead, sameIdentity, type FileIdentity } from '../f
 import { basename, dirname, join } from 'node:path';
 import { errors, isSidecarError, type SidecarError } from '../errors.js';
 import { decodeSidecar, deepEqualJson, encodeSidecar } from '../formats/codec.js';
+import { sameKeyOrders } from '../formats/key-order.js';
 import { writeFileAtomicSync, writeFilesAtomic } from '../fs/atomic-write.js';
 import { fsyncDirsSettled } from '../fs/dir-sync.js';
 import { acquireSidecarLockSync, type HeldLock } from '../fs/lock.js';
@@ -210,6 +211,7 @@ function encodeChecked(data: JsonObject, format: SidecarFormat, target: string, 
   if ((back.encryption?.keyId ?? null) !== (key?.id ?? null)) throw errors.verifyFailed(target, 'encryption of the encoded bytes is not the one asked for');
   if (back.format !== format) throw errors.verifyFailed(target, `encoder produced ${back.format}, not ${format}`);
   if (!deepEqualJson(back.data, data)) throw errors.verifyFailed(target, 'encoded bytes do not decode to the same data');
+  if (!sameKeyOrders(back.data, data)) throw errors.verifyFailed(target, 'encoded bytes do not decode to the same key order');
   return bytes;
 }
 
