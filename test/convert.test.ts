@@ -114,10 +114,12 @@ test('keepSource keeps the source; the next run finds the equal pair and dedupes
   assert.deepEqual(
     r2.items!.map((i) => [path.basename(i.source), path.basename(i.target!), i.action, i.ok, i.sourceRemoved]),
     [
-      ['IMG_1.bin', 'IMG_1.bin', 'dedupe', true, false],
+      ['IMG_1.bin', 'IMG_1.bin', 'skip-already', true, false],
       ['IMG_1.json', 'IMG_1.bin', 'dedupe', true, true],
     ],
   );
+  // The kept file is no second file converted ("Converted 2" for one copy removed).
+  assert.deepEqual([r2.converted, r2.skipped], [1, 1]);
   assert.equal(fs.existsSync(json), false);
   assert.equal(fs.statSync(bin).ino, binIno, 'the kept file is not rewritten');
 });
@@ -170,7 +172,7 @@ test('dry run writes nothing and returns the same plan as the real run', async (
     'b/corrupt.json': 'skip-corrupt',
     'b/game_detection.json': 'skip-not-sidecar',
     'b/orphan.json': 'skip-orphan',
-    'b/pair.bin': 'dedupe',
+    'b/pair.bin': 'rewrite',
     'b/pair.json': 'dedupe',
   });
   assert.equal(dry.tempFilesRemoved, 0);
@@ -275,9 +277,10 @@ test('equal x.json and legacy x.bin: dedupe rewrites x.bin in our format and rem
   const r = await convert(root, 'bin', { engine: 'inline' });
   assertCounts(r);
   assert.deepEqual(r.items!.map((i) => [path.basename(i.source), i.action, i.ok, i.sourceRemoved]), [
-    ['x.bin', 'dedupe', true, false],
+    ['x.bin', 'rewrite', true, false],
     ['x.json', 'dedupe', true, true],
   ]);
+  assert.deepEqual([r.converted, r.skipped], [2, 0], 'x.bin rewritten, x.json converted into it');
   assert.equal(fs.existsSync(json), false);
   const now = readData(bin);
   assert.equal(now.format, 'bin');
@@ -440,7 +443,7 @@ test('an earlier run killed between write and removal leaves a pair that the nex
   assert.equal(r.signal, 'SIGKILL');
   const again = await convert(root, 'bin', { engine: 'inline' });
   assert.deepEqual(again.items!.map((i) => [path.basename(i.source), i.action, i.sourceRemoved]), [
-    ['k.bin', 'dedupe', false],
+    ['k.bin', 'skip-already', false],
     ['k.json', 'dedupe', true],
   ]);
   assert.ok(deepEqualJson(readData(path.join(root, 'k.bin')).data, d));

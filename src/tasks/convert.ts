@@ -373,7 +373,10 @@ function finishUnit(st: Staged, opts: ConvertTaskOptions, removedIn: Set<string>
   }
   const items: ConvertItem[] = [];
   for (const d of st.decoded) {
-    const item: ConvertItem = { source: d.path, target, action, ok: true, sourceRemoved: false };
+    // Of copies deduplicated, the one at the target is kept (already in the format asked, or
+    // rewritten): not a removed copy, nor one more file converted.
+    const own = action === 'dedupe' && d.path === target ? (st.written === null ? 'skip-already' : 'rewrite') : action;
+    const item: ConvertItem = { source: d.path, target, action: own, ok: true, sourceRemoved: false };
     const at = aside.get(d.path);
     if (at !== undefined) {
       try {
