@@ -233,3 +233,30 @@ describe('inputs of unknown size (--schema, --data) are read only up to their li
     }
   });
 });
+
+describe('validate: a kept copy written after the file reads take', () => {
+  it('is a warning on the copy and exit 1, with and without the index, in every run (it was a silent "kept", exit 0: the newer results out of every read\'s view)', async () => {
+    const root = tempDir();
+    try {
+      const { utimesSync } = await import('node:fs');
+      writeFileSync(join(root, 'P.jpg'), FAKE_JPEG);
+      writeFileSync(join(root, 'P.json'), '{"sidecar_info": {"operation_type": "a"}, "a": {"v": 1}}');
+      assert.equal((await runCli(['convert', root, '-f', 'bin', '--keep-source', '-q'])).code, 0);
+      const clean = await runCli(['validate', root, '--json']);
+      assert.equal(clean.code, 0, 'an equal copy older than the .bin is no finding');
+      writeFileSync(join(root, 'P.json'), '{"sidecar_info": {"operation_type": "a"}, "a": {"v": 2}}'); // another tool writes the JSON
+      const later = new Date(Date.now() + 5000);
+      utimesSync(join(root, 'P.json'), later, later);
+      for (const args of [['--no-index'], [], [], []]) {
+        const r = await runCli(['validate', root, '--json', ...args]);
+        assert.equal(r.code, 1, `${args}: ${r.stderr}`);
+        const kept = (parseJson(r) as { results: { file_path: string; category: string; is_valid: boolean; problems: { message: string; severity: string }[] }[] }).results.find((x) => x.file_path.endsWith('P.json'))!;
+        assert.deepEqual([kept.category, kept.is_valid, kept.problems.map((p) => p.severity)], ['kept', true, ['warning']]);
+        assert.match(kept.problems[0].message, /P\.json modified after P\.bin, which reads take/);
+        assert.match(r.stderr, /1 kept copy was modified after the file reads take/);
+      }
+    } finally {
+      removeTree(root);
+    }
+  });
+});

@@ -84,6 +84,7 @@ export async function run(ctx: CommandContext): Promise<number> {
   if (stream) await stream.end(totals);
   const s = report.scan;
   if (!s.complete) note(ctx, `warning: ${s.problemCount} path(s) could not be read (first: ${s.problems[0]?.message ?? 'unknown'})`);
+  if (report.keptNewer > 0) note(ctx, `warning: ${report.keptNewer} kept cop${report.keptNewer === 1 ? 'y was' : 'ies were'} modified after the file reads take: their results are not what reads give (see the results' problems; image-sidecar resolve DIR)`);
   const line = `Validated ${report.total_files} sidecar files: ${report.valid_files} valid, ${report.invalid_files} invalid`;
   if (human) {
     ctx.io.stdout.write(validationSummary(report, invalid, makeStyle(colorEnabled(ctx.io))).join('\n') + '\n');
@@ -92,5 +93,5 @@ export async function run(ctx: CommandContext): Promise<number> {
   } else if (jsonl) {
     note(ctx, line);
   }
-  return report.invalid_files > 0 || !s.complete ? EXIT_FINDINGS : EXIT_CLEAN;
+  return report.invalid_files > 0 || report.keptNewer > 0 || !s.complete ? EXIT_FINDINGS : EXIT_CLEAN;
 }

@@ -37,6 +37,8 @@ export interface ValidationReport {
   valid_files: number;
   invalid_files: number;
   results?: ValidationResult[];
+  /** Kept copies written after the file reads take (each has a warning: docs/PAIRING.md §4). */
+  keptNewer: number;
   scan: ScanSummary;
   /** Tree position of each of `scan.problems` (shard outputs merge problems in tree order). */
   problemSeqs: TreeSeq[];
@@ -56,7 +58,7 @@ export async function validate(root: string, opts: ValidateOptions = {}): Promis
   const filtered = opts.operationType !== undefined || opts.where !== undefined;
   const session = scan(root, { ...opts, inspect: { ...validateInspectOptions(filtered), schema } });
   const filter = sidecarFilter(opts.operationType, opts.where);
-  const report: ValidationReport = { total_files: 0, valid_files: 0, invalid_files: 0, scan: session.summary, problemSeqs: session.problemSeqs };
+  const report: ValidationReport = { total_files: 0, valid_files: 0, invalid_files: 0, keptNewer: 0, scan: session.summary, problemSeqs: session.problemSeqs };
   if (!opts.onResult) report.results = [];
   const resultsOf = (rec: ScanRecord): ValidationResult[] => {
     const out: ValidationResult[] = [];
@@ -66,7 +68,14 @@ export async function validate(root: string, opts: ValidateOptions = {}): Promis
       // A kept older copy beside an image's sidecar (docs/PAIRING.md §4) is named as such, and so is
       // a stem file another image left behind (§3).
       const left = sc !== rec.effective && isLeftBehind(rec, sc);
-      out.push(resultFromInspection(ins, left ? 'left-behind' : rec.category === 'ok' && sc !== rec.effective && rec.effective !== null ? 'kept' : rec.category));
+      const r = resultFromInspection(ins, left ? 'left-behind' : rec.category === 'ok' && sc !== rec.effective && rec.effective !== null ? 'kept' : rec.category);
+      // A kept copy written after the file reads take: a warning on it (validate exits 1).
+      const newer = r.category === 'kept' ? rec.findings.find((f) => f.code === 'kept-newer' && f.paths[0] === sc.path) : undefined;
+      if (newer !== undefined) {
+        r.problems = [...r.problems, { pointer: '', message: newer.message, severity: 'warning' }];
+        report.keptNewer++;
+      }
+      out.push(r);
     }
     return out;
   };

@@ -1,6 +1,7 @@
 /** A pending record finished with the engine's results: its sidecars' inspections, findings and category. */
 import type { FileInspection } from '../model/inspection.js';
 import type { PendingRecord } from './pending.js';
+import { statSync } from 'node:fs';
 import { basename } from 'node:path';
 import { leftBehindAmong, unrecordedStemFiles, withUnrecordedStemLater, type FileRecordSeen } from '../discovery/pair.js';
 import { leadsToRegularFile } from '../fs/regular-file.js';
@@ -114,7 +115,17 @@ export function finalizeRecord(
   }
   if (category === 'ok' && sidecars.length > 1) {
     const kept = sidecars.filter((sc, i) => sc !== effective && !own(i) && sc.inspection.status === 'ok' && !isForeign(sc) && !isLeftBehind(sc));
-    if (kept.length > 0) findings.push({ code: 'kept', message: `copies kept beside ${effective?.name ?? sidecars[0].name}, not read: ${kept.map((k) => k.name).join(', ')}`, paths: kept.map((k) => k.path) });
+    if (kept.length > 0) {
+      findings.push({ code: 'kept', message: `copies kept beside ${effective?.name ?? sidecars[0].name}, not read: ${kept.map((k) => k.name).join(', ')}`, paths: kept.map((k) => k.path) });
+      // A copy written after the file reads take (a tool writing <stem>.json itself after a
+      // migration to .bin): its newer results are out of every read's view (docs/PAIRING.md §4).
+      const readAt = effective !== null ? mtimeNsOf(effective.path) : null;
+      for (const k of readAt === null ? [] : kept) {
+        if ((mtimeNsOf(k.path) ?? -1n) > readAt!) {
+          findings.push({ code: 'kept-newer', message: `${k.name} modified after ${effective!.name}, which reads take: what it holds now is not what reads give (image-sidecar resolve quarantines it once its content is in ${effective!.name})`, paths: [k.path, effective!.path] });
+        }
+      }
+    }
   }
   if (category === 'ambiguous' && !findings.some((f) => f.code === 'ambiguous')) {
     findings.push({ code: 'ambiguous', message: 'several candidate sidecars or images', paths: [...p.images.map((i) => i.path), ...sidecars.filter((x) => !isForeign(x)).map((x) => x.path)] });
@@ -196,4 +207,12 @@ function leftBehindFiles(p: PendingRecord, recordedNameOf: RecordedNameOf, image
     if (found !== null) for (const [sc, named] of found) (out ??= new Map()).set(sc.path, named);
   }
   return out;
+}
+
+function mtimeNsOf(path: string): bigint | null {
+  try {
+    return statSync(path, { bigint: true, throwIfNoEntry: false })?.mtimeNs ?? null;
+  } catch {
+    return null;
+  }
 }

@@ -29,7 +29,7 @@ export interface ScanSidecar {
 }
 
 export interface Finding {
-  code: 'fallback' | 'ambiguous' | 'kept' | 'bom' | 'broken-symlink' | 'unreadable' | 'corrupt' | 'outside-root' | 'unknown-image' | 'note' | 'encrypted' | 'foreign' | 'left-behind';
+  code: 'fallback' | 'ambiguous' | 'kept' | 'kept-newer' | 'bom' | 'broken-symlink' | 'unreadable' | 'corrupt' | 'outside-root' | 'unknown-image' | 'note' | 'encrypted' | 'foreign' | 'left-behind';
   message: string;
   paths: string[];
 }
