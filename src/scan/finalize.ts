@@ -119,7 +119,9 @@ export function finalizeRecord(
       findings.push({ code: 'kept', message: `copies kept beside ${effective?.name ?? sidecars[0].name}, not read: ${kept.map((k) => k.name).join(', ')}`, paths: kept.map((k) => k.path) });
       // A copy written after the file reads take (a tool writing <stem>.json itself after a
       // migration to .bin): its newer results are out of every read's view (docs/PAIRING.md §4).
-      const readAt = effective !== null ? mtimeNsOf(effective.path) : null;
+      // Only between files this record inspected (what its stored form depends on: a link
+      // target's sidecar left to its own record is not, and its edits would not reach this one).
+      const readAt = effective !== null && effective.inspection.status === 'ok' ? mtimeNsOf(effective.path) : null;
       for (const k of readAt === null ? [] : kept) {
         if ((mtimeNsOf(k.path) ?? -1n) > readAt!) {
           findings.push({ code: 'kept-newer', message: `${k.name} modified after ${effective!.name}, which reads take: what it holds now is not what reads give (image-sidecar resolve quarantines it once its content is in ${effective!.name})`, paths: [k.path, effective!.path] });

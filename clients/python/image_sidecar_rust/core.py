@@ -51,14 +51,15 @@ def _close_shared() -> None:
         m.close()
 
 
-# What this process read (and saved) of each image, for a whole document's three-way merge: the
-# pipeline reads a sidecar, sets its operation and sends the whole document back; with the read it
-# was built from beside it, the server keeps what other workers saved since in every entry sent
-# back as read (without it, a worker's stale copy of another operation overwrote that worker's
-# newer result). The document comes back as a JSON string, so which read it was built from is
-# told by content: the snapshot holding the most of its entries as they are (threads of one
-# process read the same image too). Snapshots (pickle: a caller mutates the dict it got) of the
-# last _READS_PER_IMAGE reads and saves of the last _READ_IMAGES images.
+# What this process read of each image, for a whole document's three-way merge: the pipeline
+# reads a sidecar, sets one operation and sends the whole document back; with the read it was built
+# from beside it, the server keeps what other workers saved since in every entry sent back as read
+# (without it, a worker's stale copy of another operation overwrote that worker's newer result).
+# The document comes back as a JSON string, so which read it was built from is told by content:
+# the read it differs from in at most one operation (the one the caller set), the fewest, the
+# newest of equals; none, when no read is that close (a document built from elsewhere: the
+# pipeline's own `<stem>.json` load). Snapshots (pickle: a caller mutates the dict it got) of the
+# last _READS_PER_IMAGE reads of the last _READ_IMAGES images.
 _READ_IMAGES = 128
 _READS_PER_IMAGE = 8
 _read_bases: "OrderedDict[str, List[bytes]]" = OrderedDict()
@@ -80,17 +81,17 @@ def _remember_read(image: str, doc: Dict[str, Any]) -> None:
 
 
 def _read_base(image: str, doc: Dict[str, Any]) -> Optional[Dict[str, Any]]:
-    """The remembered read ``doc`` was most likely built from: the one holding the most of its
-    entries (``sidecar_info`` aside: every save stamps it) as they are, the newest of equals; None
-    when none holds any."""
+    """The remembered read ``doc`` was built from: the one it differs from in at most one entry
+    (``sidecar_info`` aside: every save stamps it), the fewest, the newest of equals; None when
+    no read is that close."""
     with _read_bases_lock:
         reads = list(_read_bases.get(image, ()))
-    best, best_score = None, 0
+    best, best_diffs = None, 2
     for snapshot in reversed(reads):
         read = pickle.loads(snapshot)
-        score = sum(1 for k, v in doc.items() if k != "sidecar_info" and k in read and read[k] == v)
-        if score > best_score:
-            best, best_score = read, score
+        diffs = sum(1 for k, v in doc.items() if k != "sidecar_info" and (k not in read or read[k] != v))
+        if diffs < best_diffs:
+            best, best_diffs = read, diffs
     return best
 
 
@@ -262,9 +263,6 @@ class ImageSidecar:
             result = server.request("save", params)
         except ImageSidecarError as e:
             raise _wrap(e) from None
-        if document:
-            # A caller may build its next document from the one it sent.
-            _remember_read(image, data)
         path = result.get("path")
         try:
             size = os.stat(path).st_size if path else 0

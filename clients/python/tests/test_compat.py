@@ -344,11 +344,13 @@ class CompatTest(unittest.TestCase):
         sc.save_data(img, OperationType.YOLOV8, json.dumps(a))
         got = sc.read_data(img)
         self.assertEqual((got["face_detection"], got["yolov8"], got["quality_assessment"]), ({"run": 1}, {"run": 1}, {"run": 0}))
-        # The same read's document, saved again after another change of it: still this worker's view.
-        a["quality_assessment"] = {"run": 5}
-        sc.save_data(img, OperationType.FACE_DETECTION, a)
+        # A document two entries away from every read (built from elsewhere) has no base: its
+        # entries are the caller's, as before.
+        c = sc.read_data(img)
+        c["face_detection"], c["yolov8"] = {"run": 7}, {"run": 7}
+        sc.save_data(img, OperationType.FACE_DETECTION, c)
         got = sc.read_data(img)
-        self.assertEqual((got["face_detection"], got["yolov8"], got["quality_assessment"]), ({"run": 1}, {"run": 1}, {"run": 5}))
+        self.assertEqual((got["face_detection"], got["yolov8"]), ({"run": 7}, {"run": 7}))
 
     @unittest.skipUnless(hasattr(os, "fork"), "fork() is POSIX")
     def test_whole_documents_from_concurrent_workers_keep_every_result(self) -> None:
