@@ -64,3 +64,26 @@ test('a pipe closed early by its reader (| head) ends the run with exit 2 and on
     t.diagnostic(`${args.join(' ')}: whole ${full.code}, cut short ${cut.status}`);
   }
 });
+
+test('report to a pipe whose reader is gone: exit 2 and the EPIPE line (it wrote the page unchecked and exited 0, the page lost)', { skip: process.platform === 'win32' ? 'sh' : false }, (t) => {
+  const dir = testDir(t);
+  const lib = path.join(makeTree({ 'lib/IMG_1.jpg': FAKE_JPEG, 'lib/IMG_1.json': { json: sidecarData('IMG_1.jpg', 1, 8) } }, dir), 'lib');
+  const status = path.join(dir, 'status');
+  const stderr = path.join(dir, 'stderr');
+  // The reader (`true`) has exited before the CLI starts: its first write meets a closed pipe.
+  const script = '{ sleep 0.3; "$NODE" "$CLI" report "$LIB" -q 2>"$ERR"; echo $? >"$STATUS"; } | true';
+  for (const control of [false, true]) {
+    const r = spawnSync('sh', ['-c', control ? script.replace(' | true', ' | cat >/dev/null') : script], {
+      encoding: 'utf8',
+      env: { ...process.env, NODE: process.execPath, CLI: CLI_PATH, LIB: lib, ERR: stderr, STATUS: status, IMAGE_SIDECAR_DEBUG: undefined },
+      timeout: 60_000,
+    });
+    assert.equal(r.status, 0, r.stderr);
+    const code = Number(fs.readFileSync(status, 'utf8').trim());
+    if (control) assert.equal(code, 0, 'read whole: clean');
+    else {
+      assert.equal(code, 2, fs.readFileSync(stderr, 'utf8'));
+      assert.match(fs.readFileSync(stderr, 'utf8'), EPIPE_LINE);
+    }
+  }
+});

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { EXIT_CLEAN, EXIT_FINDINGS, errors } from '../errors.js';
 import { engineOptions, indexOptions, inputDirectory, note, optString, outputFile, type CommandContext } from './context.js';
 import { progressFor } from './progress.js';
+import { openSink } from './sink.js';
 
 export async function run(ctx: CommandContext): Promise<number> {
   const dir = await inputDirectory(ctx);
@@ -37,7 +38,15 @@ export async function run(ctx: CommandContext): Promise<number> {
   }
 
   if (result.path === null) {
-    ctx.io.stdout.write(result.html);
+    // Through the sink: a reader that closed early is EPIPE, exit 2 (a bare write ended 0, the page lost).
+    const sink = await openSink(null, ctx.io.stdout);
+    try {
+      await sink.write(result.html);
+    } catch (e) {
+      await sink.abort();
+      throw e;
+    }
+    await sink.close();
   } else {
     const line = `Wrote report (${result.bytes} bytes) to ${result.path}`;
     ctx.io.stdout.write(ctx.opts.json ? `${JSON.stringify({ message: line, output: result.path, bytes: result.bytes })}\n` : `${line}\n`);
