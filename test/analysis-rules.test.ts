@@ -193,6 +193,15 @@ test('faces_found counts array entries, valid or not', () => {
   assert.deepEqual(brief(checkSidecarRules(data)), ['error /face_detection/faces/2']);
 });
 
+test('a box missing a field says "missing", never "undefined" (face bbox, yolov8 coordinates)', () => {
+  const data = goodSidecar();
+  const face = (data.face_detection as any).faces[0];
+  face.bbox = { x: 0.1, y: 0.2, height: 0.4 };
+  const messages = checkSidecarRules(data).map((p) => p.message);
+  assert.ok(messages.includes('width must be a finite number, not missing'), messages.join('; '));
+  assert.ok(messages.every((m) => !m.includes('undefined')), messages.join('; '));
+});
+
 test('no known operation and no sidecar_info: one warning', () => {
   assert.deepEqual(checkSidecarRules({ name: 'x', values: [1, 2] }), [{ pointer: '', message: 'no known operation', severity: 'warning' }]);
   assert.deepEqual(checkSidecarRules({}).length, 1);

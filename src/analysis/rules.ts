@@ -80,6 +80,7 @@ function isFiniteNumber(v: unknown): v is number {
 }
 
 function typeName(v: JsonValue | undefined): string {
+  if (v === undefined) return 'missing'; // an absent key ("width must be a finite number, not missing")
   if (v === null) return 'null';
   if (Array.isArray(v)) return 'array';
   return typeof v;
