@@ -180,6 +180,11 @@ describe('bin body (CBOR subset)', () => {
       ['9affffffff', /array at byte 19 claims 4294967295 items but only 0 bytes remain/],
       ['7a7fffffff', /text string at byte 19 claims 2147483647 bytes/],
       ['a3', /map at byte 19 claims 3 entries but only 0 bytes remain/],
+      // Lengths beyond 2^53 are said exactly (a double printed 18446744073709552000, 9007199254740992).
+      ['7bffffffffffffffff', /text string at byte 19 claims 18446744073709551615 bytes but only 0 remain/],
+      ['9b0020000000000001', /array at byte 19 claims 9007199254740993 items but only 0 bytes remain/],
+      ['bb0020000000000001', /map at byte 19 claims 9007199254740993 entries but only 0 bytes remain/],
+      ['d8565b0020000000000001', /byte string at byte 21 claims 9007199254740993 bytes but only 0 remain/],
       ['d85683010203', /tag 86 at byte 19 must enclose a byte string, found an array at byte 21/],
       ['d8564401020304', /tag 86 payload at byte 21 is 4 bytes, not a multiple of 8/],
       ['62c328', /invalid UTF-8 at byte 20 in the text string at byte 19/],

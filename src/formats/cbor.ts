@@ -714,7 +714,7 @@ function readBignum(tag: number, tagAt: number): number {
   if (b >>> 5 !== 2 || (b & 31) === 31) {
     throw corrupt(`tag ${tag} (bignum) at byte ${tagAt} must enclose a definite-length byte string, found ${describeInitialByte(b)} at byte ${at}`);
   }
-  const len = (b & 31) < 24 ? b & 31 : readArgument(b & 31, at);
+  const len = (b & 31) < 24 ? b & 31 : readLength(b & 31, at, 'byte string');
   if (len > stop - p) throw corrupt(`byte string at byte ${at} claims ${len} bytes but only ${stop - p} remain`);
   if (len > MAX_BIGNUM_BYTES) {
     throw corrupt(`bignum at byte ${tagAt} has ${len} bytes, more than an int of ${MAX_INT_DIGITS} digits needs`);
@@ -739,6 +739,14 @@ function floatValue(x: number, at: number): number {
 /** Length of a string / array / map; indefinite lengths are outside our subset. */
 function readLength(ai: number, at: number, what: string): number {
   if (ai === 31) throw unsupported(`indefinite-length ${what}`, at);
+  // Beyond 2^53 a double is not the length the file claims: say the exact one (no file is that long).
+  if (ai === 27 && p + 8 <= stop && srcView.getUint32(p) >= 0x200000) {
+    const n = srcView.getBigUint64(p);
+    const left = stop - p - 8;
+    if (what === 'map') throw corrupt(`map at byte ${at} claims ${n} entries but only ${left} bytes remain`);
+    if (what === 'array') throw corrupt(`array at byte ${at} claims ${n} items but only ${left} bytes remain`);
+    throw corrupt(`${what} at byte ${at} claims ${n} bytes but only ${left} remain`);
+  }
   return readArgument(ai, at);
 }
 
@@ -955,7 +963,7 @@ function readFloatBlock(tagAt: number): number[] {
   }
   const ai = b & 31;
   if (ai !== 31) {
-    const len = ai < 24 ? ai : readArgument(ai, at);
+    const len = ai < 24 ? ai : readLength(ai, at, 'byte string');
     if (len > stop - p) throw corrupt(`byte string at byte ${at} claims ${len} bytes but only ${stop - p} remain`);
     if (len % 8 !== 0) throw corrupt(`tag 86 payload at byte ${at} is ${len} bytes, not a multiple of 8`);
     if (len < 8 * FLOAT_BLOCK_MIN_LENGTH) offEncoder++; // a short run is a plain array to our encoder
@@ -977,7 +985,7 @@ function readFloatBlock(tagAt: number): number[] {
     if (cb >>> 5 !== 2 || (cb & 31) === 31) {
       throw corrupt(`chunk at byte ${cat} of the byte string at byte ${at} is ${describeInitialByte(cb)}, expected a definite byte string`);
     }
-    const cl = (cb & 31) < 24 ? cb & 31 : readArgument(cb & 31, cat);
+    const cl = (cb & 31) < 24 ? cb & 31 : readLength(cb & 31, cat, 'byte string chunk');
     if (cl > stop - p) throw corrupt(`byte string chunk at byte ${cat} claims ${cl} bytes but only ${stop - p} remain`);
     if (cl > 0) {
       if (nonEmpty++ === 0) first = p;
