@@ -557,3 +557,39 @@ test('a save into a sidecar in the earlier tool\'s flat or wrapped layout puts i
   assert.deepEqual(Object.keys(w), ['sidecar_info', 'quality_assessment', 'yolov8']);
   assert.deepEqual(w.quality_assessment, { quality: 0.5 });
 });
+
+test('a whole document read from a flat or wrapped sidecar and sent back is reshaped as the file is (its changed result landed beside the file\'s as an operation named "faces"); a whole sidecar wrapped in data ({sidecar_info, data: {face_detection, yolov8}}) keeps its operations through a save', async (t) => {
+  const { encodeSidecar } = await import('../src/formats/codec.js');
+  const { findOperation } = await import('../src/cli/read-view.js');
+  const { orderedKeys } = await import('../src/formats/key-order.js');
+  const root = makeTree({ 'L.jpg': FAKE_JPEG, 'W.jpg': FAKE_JPEG, 'D.jpg': FAKE_JPEG }, testDir(t));
+  fs.writeFileSync(path.join(root, 'W.json'), '{"sidecar_info": {"operation_type": "quality_assessment"}, "data": {"quality": 0.5}}');
+  fs.writeFileSync(path.join(root, 'D.json'), '{"sidecar_info": {"operation_type": "face_detection"}, "data": {"face_detection": {"faces": []}, "yolov8": {"objects": [], "9": 1, "10": 2}}}');
+  // The pipeline's read-modify-save of the whole document, with and without the read as its base.
+  for (const withBase of [false, true]) {
+    fs.writeFileSync(path.join(root, 'L.bin'), encodeSidecar({ faces: [], sidecar_info: { operation_type: 'face_detection' } } as JsonObject, 'bin'));
+    const l = path.join(root, 'L.jpg');
+    const read = (await readSidecarDetailed(l)).data;
+    const doc = { ...read, faces: [{ confidence: withBase ? 0.8 : 0.9 }], sidecar_info: { ...(read.sidecar_info as JsonObject), last_updated: `2030-01-0${withBase ? 2 : 1}T00:00:00` } } as JsonObject;
+    await saveSidecar(l, 'face_detection', doc, { merge: 'document', ...(withBase ? { base: read } : {}) });
+    const back = (await readSidecarDetailed(l)).data;
+    assert.deepEqual(Object.keys(back), ['face_detection', 'sidecar_info'], `no operation named faces (base: ${withBase})`);
+    assert.deepEqual(back.face_detection, { faces: [{ confidence: withBase ? 0.8 : 0.9 }] });
+  }
+  const w = path.join(root, 'W.jpg');
+  const wread = (await readSidecarDetailed(w)).data;
+  await saveSidecar(w, 'face_detection', { ...wread, data: { quality: 0.7 }, sidecar_info: { ...(wread.sidecar_info as JsonObject), last_updated: '2030-01-01T00:00:00' } } as JsonObject, { merge: 'document' });
+  assert.deepEqual((await readSidecarDetailed(w)).data.quality_assessment, { quality: 0.7 });
+  assert.equal(Object.hasOwn((await readSidecarDetailed(w)).data, 'data'), false);
+
+  const d = path.join(root, 'D.jpg');
+  const before = (await readSidecarDetailed(d)).data;
+  const y = findOperation(before, 'yolov8');
+  assert.deepEqual(y && orderedKeys(y.holder[y.key] as JsonObject), ['objects', '9', '10'], 'read --operation finds it, in its order');
+  await saveSidecar(d, 'quality_assessment', { success: true });
+  const after = (await readSidecarDetailed(d)).data;
+  assert.deepEqual(orderedKeys(after), ['sidecar_info', 'face_detection', 'yolov8', 'quality_assessment']);
+  assert.deepEqual(orderedKeys(after.yolov8 as JsonObject), ['objects', '9', '10']);
+  const counts = (await stats(root, { index: false })).operation_counts;
+  assert.deepEqual(counts, { face_detection: 2, quality_assessment: 2, yolov8: 1 });
+});

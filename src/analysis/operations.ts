@@ -9,6 +9,8 @@
  */
 import type { JsonObject, JsonValue } from '../types.js';
 import { REPORT_FILE_NAMES } from '../discovery/extensions.js';
+import { carryNote } from '../formats/numbers.js';
+import { noteKeyOrder, orderedKeys } from '../formats/key-order.js';
 
 /** Operation keys the pipeline writes, in snake_case. */
 export const KNOWN_OPERATIONS: readonly string[] = [
@@ -281,6 +283,51 @@ export function forEachOperation(data: JsonObject, visit: (op: OperationEntry) =
     if (key === SIDECAR_INFO_KEY) continue;
     visit({ name: normalizeOperationName(key), key, value: data[key], pointer: childPointer('', key), form: 'key', parent: data });
   }
+}
+
+/**
+ * The sidecar with every operation under its own name at the top level, as saves write it: the
+ * earlier tool's layouts — flat (`{faces: [], sidecar_info: {operation_type: "face_detection"}}`:
+ * the root is the result), one operation wrapped (`{sidecar_info, data}`) and a whole sidecar
+ * wrapped (`{sidecar_info, data: {face_detection, yolov8}}`) — reshaped; any other document is
+ * returned as it is. Number notes and key order go with the values. A save puts another operation
+ * beside them: merged as they were, they read as operations named `faces` or `data`.
+ */
+export function keyFormOf(doc: JsonObject): JsonObject {
+  const entries: OperationEntry[] = [];
+  forEachOperation(doc, (op) => {
+    entries.push(op);
+  });
+  const first = entries[0];
+  if (first === undefined || (first.form === 'key' && first.parent === doc) || (first.form === 'wrapped' && first.name === first.key)) return doc;
+  const out = {} as JsonObject;
+  const order: string[] = [];
+  const put = (into: JsonObject, keys: string[], key: string, value: JsonValue, from: JsonObject | null, fromKey: string) => {
+    Object.defineProperty(into, key, { value, writable: true, enumerable: true, configurable: true });
+    if (from !== null) carryNote(from, fromKey, into, key);
+    keys.push(key);
+  };
+  if (first.form === 'flat') {
+    const result = {} as JsonObject;
+    const resultOrder: string[] = [];
+    for (const k of orderedKeys(doc)) {
+      if (k === SIDECAR_INFO_KEY) put(out, order, k, doc[k], doc, k);
+      else {
+        if (!Object.hasOwn(out, first.name)) put(out, order, first.name, result, null, '');
+        put(result, resultOrder, k, doc[k], doc, k);
+      }
+    }
+    noteKeyOrder(result, resultOrder);
+  } else {
+    // One operation wrapped: its `data` renamed; a whole sidecar wrapped: its operations in its place.
+    for (const k of orderedKeys(doc)) {
+      if (k !== first.pointer.slice(1).split('/')[0] || k === SIDECAR_INFO_KEY) put(out, order, k, doc[k], doc, k);
+      else if (first.form === 'wrapped') put(out, order, first.name, doc[k], doc, k);
+      else for (const e of entries) put(out, order, e.key, e.value, e.parent, e.key);
+    }
+  }
+  noteKeyOrder(out, order);
+  return out;
 }
 
 /**

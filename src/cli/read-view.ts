@@ -3,8 +3,8 @@
  * `--summary` (counts, quality, times, sizes, sidecar_info) and, on a terminal, JSON with long
  * number arrays (512-float embeddings) shortened. Piped JSON is never shortened: it is data.
  */
-import { forEachOperation, normalizeOperationName, isPlainObject } from '../analysis/operations.js';
-import { carryNote } from '../formats/numbers.js';
+import { keyFormOf, normalizeOperationName, isPlainObject } from '../analysis/operations.js';
+import { orderedKeys } from '../formats/key-order.js';
 import { summarizeSidecar } from '../analysis/summary.js';
 import { getOwn } from '../analysis/own-record.js';
 import type { JsonObject, JsonValue } from '../types.js';
@@ -24,29 +24,13 @@ export function findOperationKey(data: JsonObject, op: string): string | null {
 
 /**
  * Operation `op` of `data` as `holder[key]` (the holder keeps its number notes: a bare 25.0), or
- * null: a key in any spelling (findOperationKey), else the earlier tool's one-operation layouts
- * that stats and todo read as that operation — `{sidecar_info: {operation_type}, data}` (its
- * `data`) and the flat `{faces: [], sidecar_info: {operation_type}}` (the root but sidecar_info).
+ * null: a key in any spelling (findOperationKey), also in the earlier tool's layouts that stats
+ * and todo read as operations (flat, wrapped: operations.ts keyFormOf).
  */
 export function findOperation(data: JsonObject, op: string): { holder: JsonObject; key: string } | null {
-  const key = findOperationKey(data, op);
-  if (key !== null) return { holder: data, key };
-  const want = normalizeOperationName(op);
-  let found: { holder: JsonObject; key: string } | null = null;
-  forEachOperation(data, (entry) => {
-    if (found !== null || entry.name !== want || entry.form === 'key') return;
-    if (entry.form === 'wrapped') found = { holder: data, key: entry.key };
-    else {
-      const value = {} as JsonObject;
-      for (const k of Object.keys(data)) {
-        if (k === 'sidecar_info') continue;
-        Object.defineProperty(value, k, { value: data[k], writable: true, enumerable: true, configurable: true });
-        carryNote(data, k, value, k);
-      }
-      found = { holder: { [want]: value }, key: want };
-    }
-  });
-  return found;
+  const doc = keyFormOf(data);
+  const key = findOperationKey(doc, op);
+  return key === null ? null : { holder: doc, key };
 }
 
 /** Numbers shown of a long number array before "… N numbers". */
@@ -77,7 +61,7 @@ export function abbreviatedJson(value: JsonValue, indent = ''): string {
     return `[\n${value.map((v) => inner + abbreviatedJson(v, inner)).join(',\n')}\n${indent}]`;
   }
   if (value !== null && typeof value === 'object') {
-    const keys = Object.keys(value);
+    const keys = orderedKeys(value);
     if (keys.length === 0) return '{}';
     const inner = indent + '  ';
     return `{\n${keys.map((k) => `${inner}${JSON.stringify(k)}: ${abbreviatedJson(value[k]!, inner)}`).join(',\n')}\n${indent}}`;

@@ -14,7 +14,7 @@ import type { FormatName, JsonObject, JsonValue, Options, SidecarExt, SidecarFor
 import { folderSidecarFormat, imagesClaiming, locateSidecar, recordNamesAnotherImage, sidecarLockKeys, sidecarPathFor, type SidecarCandidate, type SidecarLocation } from '../discovery/locate.js';
 import { sidecarRank } from '../discovery/pair.js';
 import { nfc } from '../discovery/extensions.js';
-import { forEachOperation, hasReportContent, hasReportName, isForeignData, type OperationEntry } from '../analysis/operations.js';
+import { hasReportContent, hasReportName, isForeignData, keyFormOf } from '../analysis/operations.js';
 import { CONFIG_FILE_NAME, configuredDefaultFormat } from '../discovery/config.js';
 import { canonicalJson } from '../formats/canonical.js';
 import type { DecodedSidecar } from '../formats/codec.js';
@@ -231,41 +231,12 @@ interface Saved {
   last: string;
 }
 
-/**
- * A sidecar in the earlier tool's one-operation layouts — flat (`{faces: [], sidecar_info:
- * {operation_type: "face_detection"}}`: the root is the result) or wrapped (`{sidecar_info, data}`)
- * — with its result under its operation's name, where a save puts another beside it
- * (operations.ts forEachOperation). Merged as they were, a second operation made the layout read
- * as operations named `faces` or `data`: the first one's result was lost from stats and todo.
- * Other documents are returned as they are.
- */
-function keyForm(doc: JsonObject): JsonObject {
-  let only: OperationEntry | null = null;
-  let n = 0;
-  forEachOperation(doc, (op) => {
-    only = op;
-    n++;
-  });
-  const op = only as OperationEntry | null;
-  if (n !== 1 || op === null || op.form === 'key' || op.name === op.key) return doc;
-  const out = {} as JsonObject;
-  if (op.form === 'wrapped') {
-    for (const k of orderedKeys(doc)) setKey(out, k === op.key ? op.name : k, doc[k], doc);
-    return out;
-  }
-  const result = {} as JsonObject;
-  for (const k of orderedKeys(doc)) {
-    if (k === 'sidecar_info') setKey(out, k, doc[k], doc);
-    else {
-      if (!Object.hasOwn(out, op.name)) setKey(out, op.name, result);
-      setKey(result, k, doc[k], doc);
-    }
-  }
-  return out;
-}
-
-function mergeOperation(existingAsRead: JsonObject, imagePath: string, loc: SidecarLocation, operation: string, value: JsonValue, now: string, how: MergeHow): { merged: JsonObject; saved: Saved } {
-  const existing = keyForm(existingAsRead);
+function mergeOperation(existingAsRead: JsonObject, imagePath: string, loc: SidecarLocation, operation: string, sent: JsonValue, now: string, howAsSent: MergeHow): { merged: JsonObject; saved: Saved } {
+  // The earlier tool's one-operation layouts with their result under its name (operations.ts
+  // keyFormOf): the file, and a whole document read from such a file and the read it came from.
+  const existing = keyFormOf(existingAsRead);
+  const value = howAsSent.document && isPlainObject(sent) ? keyFormOf(sent) : sent;
+  const how = howAsSent.base !== undefined ? { ...howAsSent, base: keyFormOf(howAsSent.base) } : howAsSent;
   const prior = existing.sidecar_info;
   const info: JsonObject = isPlainObject(prior) ? prior : {};
   const saved: Saved = { operations: [operation], last: operation };
