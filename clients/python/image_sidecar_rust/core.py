@@ -51,18 +51,19 @@ def _close_shared() -> None:
         m.close()
 
 
-# What this process read of each image, for a whole document's three-way merge: the pipeline
+# What this process last read of each image, for a whole document's three-way merge: the pipeline
 # reads a sidecar, sets one operation and sends the whole document back; with the read it was built
 # from beside it, the server keeps what other workers saved since in every entry sent back as read
 # (without it, a worker's stale copy of another operation overwrote that worker's newer result).
-# The document comes back as a JSON string, so which read it was built from is told by content:
-# the read it differs from in at most one operation (the one the caller set), the fewest, the
-# newest of equals; none, when no read is that close (a document built from elsewhere: the
-# pipeline's own `<stem>.json` load). Snapshots (pickle: a caller mutates the dict it got) of the
-# last _READS_PER_IMAGE reads of the last _READ_IMAGES images.
+# The document comes back as a JSON string, so it is taken to be built from the image's last read
+# when it differs from it in one operation at most (the one the caller set); otherwise (built from
+# elsewhere, the pipeline's own `<stem>.json` load, or an older read another thread's read has
+# replaced) no base is sent and the document merges as without one. An older read is never taken:
+# a document setting an operation back to an older value would match it and lose that change.
+# A snapshot (pickle: a caller mutates the dict it got) of the last read of each of the last
+# _READ_IMAGES images.
 _READ_IMAGES = 128
-_READS_PER_IMAGE = 8
-_read_bases: "OrderedDict[str, List[bytes]]" = OrderedDict()
+_read_bases: "OrderedDict[str, bytes]" = OrderedDict()
 _read_bases_lock = threading.Lock()
 
 
@@ -70,39 +71,34 @@ def _remember_read(image: str, doc: Dict[str, Any]) -> None:
     try:
         snapshot = pickle.dumps(doc, protocol=pickle.HIGHEST_PROTOCOL)
     except Exception:  # not picklable: nothing to remember (the save merges as without a base)
-        return
+        snapshot = None
     with _read_bases_lock:
-        reads = _read_bases.pop(image, [])
-        reads.append(snapshot)
-        del reads[:-_READS_PER_IMAGE]
-        _read_bases[image] = reads
-        while len(_read_bases) > _READ_IMAGES:
-            _read_bases.popitem(last=False)
+        _read_bases.pop(image, None)
+        if snapshot is not None:
+            _read_bases[image] = snapshot
+            while len(_read_bases) > _READ_IMAGES:
+                _read_bases.popitem(last=False)
 
 
 def _read_base(image: str, doc: Dict[str, Any]) -> Optional[Dict[str, Any]]:
-    """The remembered read ``doc`` was built from: the one it differs from in at most one entry
-    (``sidecar_info`` aside: every save stamps it), the fewest, the newest of equals; None when
-    no read is that close."""
+    """The image's last read when ``doc`` differs from it in one entry at most (``sidecar_info``
+    aside: every save stamps it); else None."""
     with _read_bases_lock:
-        reads = list(_read_bases.get(image, ()))
-    best, best_diffs = None, 2
-    for snapshot in reversed(reads):
-        read = pickle.loads(snapshot)
-        diffs = sum(1 for k, v in doc.items() if k != "sidecar_info" and (k not in read or read[k] != v))
-        if diffs < best_diffs:
-            best, best_diffs = read, diffs
-    return best
+        snapshot = _read_bases.get(image)
+    if snapshot is None:
+        return None
+    read = pickle.loads(snapshot)
+    diffs = sum(1 for k, v in doc.items() if k != "sidecar_info" and (k not in read or read[k] != v))
+    return read if diffs <= 1 else None
 
 
 def _reset_after_fork() -> None:
     # The child's manager forgets the parent's server itself (ImageSidecarManager is fork-aware);
-    # these locks may have been held by a parent thread at fork time. A child's documents are its
-    # own reads: the parent's are forgotten.
+    # these locks may have been held by a parent thread at fork time. The parent's reads stay: a
+    # child saves documents it inherited.
     global _shared_lock, _read_bases_lock
     _shared_lock = threading.Lock()
     _read_bases_lock = threading.Lock()
-    _read_bases.clear()
 
 
 atexit.register(_close_shared)
@@ -219,8 +215,10 @@ class ImageSidecar:
     def save_data(self, image_path: PathLike, operation: Any, data: Any, backend: Optional[str] = None) -> Dict[str, Any]:
         """Merge ``data`` into the image's sidecar under ``operation``; ``data`` is a dict or a JSON
         string. A payload holding ``sidecar_info`` is a whole document: its top-level keys are
-        merged key by key (not nested under ``doc[operation]``), and a key sent back unchanged from
-        the image's JSON copy does not overwrite newer data in its ``.bin``. ``backend``: store
+        merged key by key (not nested under ``doc[operation]``): an entry sent back as the image's
+        last ``read_data`` in this process held it (the document differing from that read in one
+        operation at most), or unchanged from the image's JSON copy, does not overwrite what
+        another worker saved since. ``backend``: store
         ``data`` as ``doc[operation][backend]``, keeping the other backends (a map of backend
         results is merged backend by backend anyway). Writes ``.bin`` as the earlier package did,
         unless ``set_default_format``, ``IMAGE_SIDECAR_FORMAT`` or the folder's

@@ -16,6 +16,7 @@ _HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path[:0] = [os.path.dirname(_HERE), _HERE]
 
 import image_sidecar_rust  # noqa: E402
+from image_sidecar import ImageSidecarManager  # noqa: E402
 from image_sidecar_rust import ImageSidecar, OperationType, SidecarError, SidecarFormat, StatisticsError, ValidationError  # noqa: E402
 from image_sidecar_rust.exceptions import FormatError, IOWarning  # noqa: E402
 from image_sidecar_rust import core as compat_core  # noqa: E402
@@ -351,6 +352,60 @@ class CompatTest(unittest.TestCase):
         sc.save_data(img, OperationType.FACE_DETECTION, c)
         got = sc.read_data(img)
         self.assertEqual((got["face_detection"], got["yolov8"]), ({"run": 7}, {"run": 7}))
+
+    def test_whole_document_base_edges(self) -> None:
+        sc = ImageSidecar()
+        # A backend map: the other backend, saved by another worker since the read, stays.
+        img = self.image("B.jpg")
+        sc.save_data(img, "face_detection", {"faces": [0]}, backend="insightface")
+        sc.save_data(img, "face_detection", {"faces": [0]}, backend="mediapipe")
+        doc = sc.read_data(img)
+        ImageSidecarManager(local_reads=False).save_data(img, "face_detection", {"faces": [99]}, backend="mediapipe")
+        doc["face_detection"]["insightface"] = {"faces": [1]}
+        doc["sidecar_info"].update(last_updated="2030-01-01T00:00:01", last_operation="face_detection")
+        sc.save_data(img, OperationType.FACE_DETECTION, json.dumps(doc))
+        self.assertEqual(sc.read_data(img)["face_detection"], {"insightface": {"faces": [1]}, "mediapipe": {"faces": [99]}})
+        # An operation set back to an older value is the caller's change, even when an older read held it.
+        img = self.image("S.jpg")
+        sc.save_data(img, "face_detection", {"faces": [1]})
+        sc.read_data(img)
+        sc.save_data(img, "face_detection", {"faces": [2]})
+        doc = sc.read_data(img)
+        doc["face_detection"], doc["quality_assessment"] = {"faces": [1]}, {"q": 1}
+        sc.save_data(img, OperationType.FACE_DETECTION, doc)
+        got = sc.read_data(img)
+        self.assertEqual((got["face_detection"], got["quality_assessment"]), ({"faces": [1]}, {"q": 1}))
+        # The caller's changes to the dict it got do not change what it read.
+        img = self.image("M.jpg")
+        sc.save_data(img, "yolov8", {"run": 0})
+        sc.save_data(img, "face_detection", {"run": 0})
+        doc = sc.read_data(img)
+        doc["yolov8"]["run"] = 5  # changed in place, then sent: a change
+        sc.save_data(img, OperationType.YOLOV8, doc)
+        self.assertEqual(sc.read_data(img)["yolov8"], {"run": 5})
+
+    @unittest.skipUnless(hasattr(os, "fork"), "fork() is POSIX")
+    def test_whole_document_read_by_the_parent_saved_by_a_forked_child(self) -> None:
+        img = self.image("F.jpg")
+        sc = ImageSidecar()
+        sc.save_data(img, "face_detection", {"run": 0})
+        sc.save_data(img, "quality_assessment", {"q": 0})
+        doc = sc.read_data(img)
+        ImageSidecarManager(local_reads=False).save_data(img, "quality_assessment", {"q": 99})
+        doc["face_detection"] = {"run": 1}
+        doc["sidecar_info"].update(last_updated="2030-01-01T00:00:01", last_operation="face_detection")
+        pid = os.fork()
+        if pid == 0:  # the child saves the document it inherited
+            code = 1
+            try:
+                ImageSidecar().save_data(img, OperationType.FACE_DETECTION, json.dumps(doc))
+                code = 0
+            finally:
+                os._exit(code)
+        _, status = os.waitpid(pid, 0)
+        self.assertEqual(os.waitstatus_to_exitcode(status), 0)
+        got = sc.read_data(img)
+        self.assertEqual((got["face_detection"], got["quality_assessment"]), ({"run": 1}, {"q": 99}))
 
     @unittest.skipUnless(hasattr(os, "fork"), "fork() is POSIX")
     def test_whole_documents_from_concurrent_workers_keep_every_result(self) -> None:
