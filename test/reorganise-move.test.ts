@@ -665,3 +665,24 @@ test('mv: RAW+JPEG — a shared stem file recording the JPEG under another case 
     removeTree(root);
   }
 });
+
+test('mv and cp to an image name whose stem file is a folder report\'s or the configuration\'s give the sidecar the name-ext form, as a save does (game_detection.bin read as the folder report, {}; .image-sidecar.json broke every command in the folder)', async () => {
+  const root = tempDir();
+  try {
+    const a = join(root, 'a.jpg');
+    const b = join(root, 'b.jpg');
+    fs.writeFileSync(a, 'jpeg a');
+    fs.writeFileSync(b, 'jpeg b');
+    await saveSidecar(a, 'face_detection', { faces: [] });
+    await saveSidecar(b, 'face_detection', { faces: [1] }, { format: 'json' });
+    await moveImages([a], join(root, 'Game_Detection.jpg'));
+    await copyImages([b], join(root, '.image-sidecar.jpg'));
+    assert.deepEqual(fs.readdirSync(root).sort(), ['.image-sidecar.jpg', '.image-sidecar.jpg.json', 'Game_Detection.jpg', 'Game_Detection.jpg.bin', 'b.jpg', 'b.json']);
+    assert.deepEqual((await readSidecar(join(root, 'Game_Detection.jpg'))).face_detection, { faces: [] });
+    assert.deepEqual((await readSidecar(join(root, '.image-sidecar.jpg'))).face_detection, { faces: [1] });
+    const v = await validate(root, { index: false });
+    assert.deepEqual(v.results!.map((r) => r.category), ['ok', 'ok', 'ok'], 'each the sidecar of its image');
+  } finally {
+    removeTree(root);
+  }
+});

@@ -9,6 +9,7 @@
  */
 import type { JsonObject, JsonValue } from '../types.js';
 import { REPORT_FILE_NAMES } from '../discovery/extensions.js';
+import { CONFIG_FILE_NAME } from '../discovery/config.js';
 import { carryNote } from '../formats/numbers.js';
 import { noteKeyOrder, orderedKeys } from '../formats/key-order.js';
 
@@ -119,6 +120,14 @@ export function hasReportName(fileName: string): boolean {
   const dot = name.lastIndexOf('.');
   if (dot <= 0) return false;
   return REPORT_STEMS.has(name.slice(0, dot)) && SIDECAR_LIKE_EXTS.has(name.slice(dot + 1));
+}
+
+/**
+ * A name reads never take for an image's sidecar: a folder report's (any sidecar extension, any
+ * case) or the folder's configuration file. Saves and moves give such an image a name-ext file.
+ */
+export function isReservedSidecarName(name: string): boolean {
+  return name === CONFIG_FILE_NAME || hasReportName(name);
 }
 
 /**

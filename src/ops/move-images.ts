@@ -44,6 +44,7 @@ import { locateSidecarSync } from '../discovery/locate.js';
 import { addFolderName, readFolderNames, stemClaimants, type FolderNames } from '../discovery/folder-names.js';
 import { lockKeyForImage, lockKeysForLoneSidecar } from '../discovery/lock-key.js';
 import { readSidecarRecord } from '../analysis/image-identity.js';
+import { isReservedSidecarName } from '../analysis/operations.js';
 import { linkReading, sidecarLinksIn, type SidecarLinks } from './sidecar-links.js';
 import type { Keyring, SidecarExt, SidecarNaming } from '../types.js';
 
@@ -304,7 +305,8 @@ function imageUnit(mode: TransferMode, source: string, dest: Destination, folder
     // tree command, and the other image's stem file may hold that name. Unless the image has its own
     // name-ext file of that extension already: then a stem file naming it keeps its form (as before).
     const nameExtTaken = own.some((o) => o !== c && o.naming !== 'stem' && o.ext === c.ext);
-    if (c.naming === 'stem' && sharers.length > 0 && !(nameExtTaken && recordOf(c.path, opts) === nfc(newName))) {
+    // A stem name reads never take for a sidecar (Game_Detection.bin, .image-sidecar.json): name-ext, as a save writes.
+    if (c.naming === 'stem' && ((sharers.length > 0 && !(nameExtTaken && recordOf(c.path, opts) === nfc(newName))) || isReservedSidecarName(target))) {
       target = `${newName}.${c.ext}`;
       renamedForm = true;
     }

@@ -14,8 +14,8 @@ import type { FormatName, JsonObject, JsonValue, Options, SidecarExt, SidecarFor
 import { folderSidecarFormat, imagesClaiming, locateSidecar, recordNamesAnotherImage, sidecarLockKeys, sidecarPathFor, type SidecarCandidate, type SidecarLocation } from '../discovery/locate.js';
 import { sidecarRank } from '../discovery/pair.js';
 import { nfc } from '../discovery/extensions.js';
-import { hasReportContent, hasReportName, isForeignData, keyFormOf } from '../analysis/operations.js';
-import { CONFIG_FILE_NAME, configuredDefaultFormat } from '../discovery/config.js';
+import { hasReportContent, isForeignData, isReservedSidecarName, keyFormOf } from '../analysis/operations.js';
+import { configuredDefaultFormat } from '../discovery/config.js';
 import { canonicalJson } from '../formats/canonical.js';
 import type { DecodedSidecar } from '../formats/codec.js';
 import { inQuarantine, QUARANTINE_DIR } from '../discovery/own-folders.js';
@@ -708,9 +708,7 @@ function chooseTarget(located: SidecarLocation, imagePath: string, opts: SaveOpt
   for (const naming of ['stem', 'name-ext'] as const) {
     for (const ext of ['bin', 'rkyv', 'json'] as const) {
       const p = sidecarPathFor(loc, ext, naming);
-      const name = path.basename(p);
-      if (name === CONFIG_FILE_NAME) held.set(nfc(p), () => `${p} (the folder's configuration file's name)`);
-      else if (hasReportName(name)) held.set(nfc(p), () => `${p} (a folder report's name: docs/PAIRING.md §7)`);
+      if (isReservedSidecarName(path.basename(p))) held.set(nfc(p), () => `${p} (a folder report's or the configuration's name: docs/PAIRING.md §7)`);
     }
   }
   for (const c of loc.candidates) if (c.side === 'target' && c.shared === true && (c !== effective || undecided)) held.set(nfc(c.path), () => heldShared(loc, c, opts));
