@@ -244,6 +244,10 @@ describe('validate: a kept copy written after the file reads take', () => {
       assert.equal((await runCli(['convert', root, '-f', 'bin', '--keep-source', '-q'])).code, 0);
       const clean = await runCli(['validate', root, '--json']);
       assert.equal(clean.code, 0, 'an equal copy older than the .bin is no finding');
+      const soon = new Date(Date.now() + 3000);
+      utimesSync(join(root, 'P.json'), soon, soon); // the same data, newer (a cp, an unzip, a checkout)
+      const equal = await runCli(['validate', root, '--json', '--no-index']);
+      assert.equal(equal.code, 0, `an equal copy newer than the .bin holds nothing reads miss: ${equal.stderr}`);
       writeFileSync(join(root, 'P.json'), '{"sidecar_info": {"operation_type": "a"}, "a": {"v": 2}}'); // another tool writes the JSON
       const later = new Date(Date.now() + 5000);
       utimesSync(join(root, 'P.json'), later, later);
@@ -255,6 +259,12 @@ describe('validate: a kept copy written after the file reads take', () => {
         assert.match(kept.problems[0].message, /P\.json modified after P\.bin, which reads take/);
         assert.match(r.stderr, /1 kept copy was modified after the file reads take/);
       }
+      // In shards and their merge too (a shard and the merge exited 0).
+      const shard = await runCli(['validate', root, '--shard', '0/1', '-o', join(root, '..', 'kv-shard.jsonl')]);
+      assert.equal(shard.code, 1, shard.stderr);
+      const merged = await runCli(['merge', join(root, '..', 'kv-shard.jsonl'), '-o', join(root, '..', 'kv-merged.json')]);
+      assert.equal(merged.code, 1, merged.stderr);
+      assert.match(merged.stderr, /1 kept copy was modified after the file reads take/);
     } finally {
       removeTree(root);
     }

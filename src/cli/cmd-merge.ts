@@ -49,7 +49,7 @@ export async function run(ctx: CommandContext): Promise<number> {
     }
     case 'validate': {
       const { ResultStream } = await import('./cmd-validate.js');
-      const { validationTotals } = await import('../ops/validate.js');
+      const { keptNewerWarning, validationFound, validationTotals } = await import('../ops/validate.js');
       const human = wantsHuman(ctx);
       const sink = human ? null : await openSink(file, ctx.io.stdout);
       const stream = sink ? new ResultStream(sink, ctx.opts.jsonl === true) : null;
@@ -68,7 +68,9 @@ export async function run(ctx: CommandContext): Promise<number> {
       const rep = merged.report;
       if (human) ctx.io.stdout.write(validationSummary(rep as ValidationReport, invalid, makeStyle(colorEnabled(ctx.io))).join('\n') + '\n');
       else if (file !== null) ctx.io.stdout.write(`Validated ${rep.total_files} sidecar files: ${rep.valid_files} valid, ${rep.invalid_files} invalid; results written to ${sink!.target}\n`);
-      return rep.invalid_files > 0 || !rep.scan.complete ? EXIT_FINDINGS : EXIT_CLEAN;
+      const kept = keptNewerWarning(rep.keptNewer);
+      if (kept !== null) note(ctx, kept);
+      return validationFound({ ...rep, complete: rep.scan.complete }) ? EXIT_FINDINGS : EXIT_CLEAN;
     }
     case 'export': {
       const format = files[0].header.options.format;

@@ -9,6 +9,7 @@ import { engineOptions, indexOptions, inputDirectory, optString, outputFile, sha
 import { progressFor } from './progress.js';
 import { DATASET_FORMATS, isOneOf } from '../vocabulary.js';
 import { openSink } from './sink.js';
+import { validationFound } from '../ops/validate.js';
 
 export async function runShard(ctx: CommandContext, command: ShardCommand): Promise<number> {
   const dir = await inputDirectory(ctx);
@@ -55,7 +56,7 @@ export async function runShard(ctx: CommandContext, command: ShardCommand): Prom
           }
           case 'validate': {
             const r = await run.validateShard(dir, { ...opts, ...filters, schema: optString(ctx, 'schema'), onProgress: progress.update }, sink);
-            clean = r.complete && r.invalid_files === 0;
+            clean = !validationFound({ invalid_files: r.invalid_files, keptNewer: r.kept_newer ?? 0, complete: r.complete });
             break;
           }
           case 'hash': {

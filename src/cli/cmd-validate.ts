@@ -52,7 +52,7 @@ export class ResultStream {
 export async function run(ctx: CommandContext): Promise<number> {
   if (ctx.opts.shard !== undefined) return (await import('./cmd-shard.js')).runShard(ctx, 'validate');
   const dir = await inputDirectory(ctx);
-  const { validate, validationTotals } = await import('../ops/validate.js');
+  const { keptNewerWarning, validate, validationFound, validationTotals } = await import('../ops/validate.js');
   const human = wantsHuman(ctx);
   const jsonl = ctx.opts.jsonl === true;
   const file = outputFile(ctx);
@@ -84,7 +84,8 @@ export async function run(ctx: CommandContext): Promise<number> {
   if (stream) await stream.end(totals);
   const s = report.scan;
   if (!s.complete) note(ctx, `warning: ${s.problemCount} path(s) could not be read (first: ${s.problems[0]?.message ?? 'unknown'})`);
-  if (report.keptNewer > 0) note(ctx, `warning: ${report.keptNewer} kept cop${report.keptNewer === 1 ? 'y was' : 'ies were'} modified after the file reads take: their results are not what reads give (see the results' problems; image-sidecar resolve DIR)`);
+  const kept = keptNewerWarning(report.keptNewer);
+  if (kept !== null) note(ctx, kept);
   const line = `Validated ${report.total_files} sidecar files: ${report.valid_files} valid, ${report.invalid_files} invalid`;
   if (human) {
     ctx.io.stdout.write(validationSummary(report, invalid, makeStyle(colorEnabled(ctx.io))).join('\n') + '\n');
@@ -93,5 +94,5 @@ export async function run(ctx: CommandContext): Promise<number> {
   } else if (jsonl) {
     note(ctx, line);
   }
-  return report.invalid_files > 0 || report.keptNewer > 0 || !s.complete ? EXIT_FINDINGS : EXIT_CLEAN;
+  return validationFound({ ...report, complete: s.complete }) ? EXIT_FINDINGS : EXIT_CLEAN;
 }

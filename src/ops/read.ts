@@ -15,6 +15,7 @@ import { recordedImageName } from '../analysis/image-identity.js';
 import { cachedImageExtensionSet, nfc } from '../discovery/extensions.js';
 import { imageNamedBy, leftBehindAmong, unrecordedStemFiles, withAmbiguousSharedLater, withUnrecordedStemLater } from '../discovery/pair.js';
 import { isForeignData } from '../analysis/operations.js';
+import { newerKeptCopies } from '../scan/kept-copies.js';
 import { basename } from 'node:path';
 import { lstatSync, statSync } from 'node:fs';
 
@@ -56,15 +57,10 @@ export function readSidecarFileWithIdentity(path: string, opts: Options = {}): {
  * over: bin first, docs/PAIRING.md §4).
  */
 function keptMessage(read: string, kept: readonly string[]): string {
-  const readAt = mtimeNsOf(read);
-  const newer = readAt === null ? [] : kept.filter((k) => (mtimeNsOf(k) ?? -1n) > readAt);
+  const newer = newerKeptCopies(read, kept);
   const text = `copies kept beside ${read}, not read: ${kept.join(', ')} (image-sidecar resolve quarantines them once their content is in ${read})`;
   if (newer.length === 0) return text;
   return `${text}; ${newer.join(', ')} modified after ${read}: what it holds now is not what reads give`;
-}
-
-function mtimeNsOf(path: string): bigint | null {
-  return statSync(path, { bigint: true, throwIfNoEntry: false })?.mtimeNs ?? null;
 }
 
 function noteFinding(note: string, path: string): ReadFinding {

@@ -117,6 +117,17 @@ export function resultFromInspection(ins: FileInspection, category: Category | '
   };
 }
 
+/** Did validate find something (exit 1): an invalid file, a kept copy newer than the file reads take, a scan that could not read a path. */
+export function validationFound(r: { invalid_files: number; keptNewer: number; complete: boolean }): boolean {
+  return r.invalid_files > 0 || r.keptNewer > 0 || !r.complete;
+}
+
+/** What validate says on stderr beside its output, if anything: the kept copies newer than the file reads take. */
+export function keptNewerWarning(keptNewer: number): string | null {
+  if (keptNewer === 0) return null;
+  return `warning: ${keptNewer} kept cop${keptNewer === 1 ? 'y was' : 'ies were'} modified after the file reads take: their results are not what reads give (see the results' problems; image-sidecar resolve DIR)`;
+}
+
 /** The summary keys of validate's JSON output (the earlier tool's totals plus scan facts). */
 export function validationTotals(report: ValidationReport, scan: ValidationReport['scan'] = report.scan): Record<string, unknown> {
   return {

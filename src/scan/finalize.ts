@@ -1,8 +1,8 @@
 /** A pending record finished with the engine's results: its sidecars' inspections, findings and category. */
 import type { FileInspection } from '../model/inspection.js';
 import type { PendingRecord } from './pending.js';
-import { statSync } from 'node:fs';
 import { basename } from 'node:path';
+import { newerKeptCopies } from './kept-copies.js';
 import { leftBehindAmong, unrecordedStemFiles, withUnrecordedStemLater, type FileRecordSeen } from '../discovery/pair.js';
 import { leadsToRegularFile } from '../fs/regular-file.js';
 import { categorize, isForeign, lockedFile, readAsOurs, unlessLookalike, type ScanRecord, type ScanSidecar, type TreeSeq } from './records.js';
@@ -121,10 +121,10 @@ export function finalizeRecord(
       // migration to .bin): its newer results are out of every read's view (docs/PAIRING.md §4).
       // Only between files this record inspected (what its stored form depends on: a link
       // target's sidecar left to its own record is not, and its edits would not reach this one).
-      const readAt = effective !== null && effective.inspection.status === 'ok' ? mtimeNsOf(effective.path) : null;
-      for (const k of readAt === null ? [] : kept) {
-        if ((mtimeNsOf(k.path) ?? -1n) > readAt!) {
-          findings.push({ code: 'kept-newer', message: `${k.name} modified after ${effective!.name}, which reads take: what it holds now is not what reads give (image-sidecar resolve quarantines it once its content is in ${effective!.name})`, paths: [k.path, effective!.path] });
+      if (effective !== null && effective.inspection.status === 'ok') {
+        const newer = new Set(newerKeptCopies(effective.path, kept.map((k) => k.path)));
+        for (const k of kept) {
+          if (newer.has(k.path)) findings.push({ code: 'kept-newer', message: `${k.name} modified after ${effective.name}, which reads take: what it holds now is not what reads give (image-sidecar resolve quarantines it once its content is in ${effective.name})`, paths: [k.path, effective.path] });
         }
       }
     }
@@ -209,12 +209,4 @@ function leftBehindFiles(p: PendingRecord, recordedNameOf: RecordedNameOf, image
     if (found !== null) for (const [sc, named] of found) (out ??= new Map()).set(sc.path, named);
   }
   return out;
-}
-
-function mtimeNsOf(path: string): bigint | null {
-  try {
-    return statSync(path, { bigint: true, throwIfNoEntry: false })?.mtimeNs ?? null;
-  } catch {
-    return null;
-  }
 }

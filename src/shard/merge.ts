@@ -172,7 +172,7 @@ export async function mergeHash(files: readonly ShardFile[], opts: { manifest?: 
 }
 
 export interface MergedValidate {
-  report: Pick<ValidationReport, 'total_files' | 'valid_files' | 'invalid_files' | 'scan'>;
+  report: Pick<ValidationReport, 'total_files' | 'valid_files' | 'invalid_files' | 'keptNewer' | 'scan'>;
 }
 
 /**
@@ -199,6 +199,7 @@ export async function mergeValidate(files: readonly ShardFile[], onResult: (r: o
       total_files: parts.reduce((n, p) => n + p.total_files, 0),
       valid_files: parts.reduce((n, p) => n + p.valid_files, 0),
       invalid_files: parts.reduce((n, p) => n + p.invalid_files, 0),
+      keptNewer: parts.reduce((n, p) => n + (p.kept_newer ?? 0), 0),
       scan,
     },
   };

@@ -34,6 +34,8 @@ export interface ValidateShardSummary {
   total_files: number;
   valid_files: number;
   invalid_files: number;
+  /** Kept copies modified after the file reads take (ValidationReport.keptNewer; absent in older shard files). */
+  kept_newer?: number;
   complete: boolean;
   problem_count: number;
   /** This shard's kept problems, with their tree positions. */
@@ -142,6 +144,7 @@ export async function validateShard(root: string, opts: Omit<ValidateOptions, 'o
     total_files: report.total_files,
     valid_files: report.valid_files,
     invalid_files: report.invalid_files,
+    kept_newer: report.keptNewer,
     complete: s.complete,
     problem_count: s.problemCount,
     problems: s.problems.map((p, i) => ({ seq: [report.problemSeqs[i][0], report.problemSeqs[i][1]], ...p })),

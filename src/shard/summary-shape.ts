@@ -73,6 +73,7 @@ const SHAPES: Record<ShardCommand | 'export-dataset', Shape> = {
       problems: { list: { fields: { seq: { list: 'position' }, path: 'string', code: 'string', message: 'string' } } },
       engine: { fields: { kind: 'string', workers: 'count' } },
     },
+    optional: { kept_newer: 'count' },
   },
   export: { fields: { exported: 'count', problems: 'count', complete: 'boolean' } },
   'export-dataset': {
