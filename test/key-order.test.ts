@@ -70,6 +70,12 @@ test('key order: any object with index-like keys, in any order, survives every f
   );
 });
 
+test('an index-like key spelled with escapes ("\\u0030") keeps its place too', () => {
+  const { data } = decodeSidecar(Buffer.from('{"b": 1, "\\u0030": 2, "sidecar_info": {}}'));
+  assert.deepEqual(orderedKeys(data), ['b', '0', 'sidecar_info']);
+  assert.equal(encodeSidecar(data, 'json').toString().replace(/\s/g, ''), '{"b":1,"0":2,"sidecar_info":{}}');
+});
+
 test('the 2-space JSON of a document with index-like keys is Python\'s json.dumps(indent=2) of it, byte for byte', (t) => {
   const py = spawnSync('python3', ['-c', 'import json,sys; print(json.dumps(json.loads(sys.stdin.read()), indent=2), end="")'], { input: TEXT.replace('2.0', '2.5'), encoding: 'utf8' });
   if (py.status !== 0) return t.skip('no python3');
@@ -105,4 +111,18 @@ test('convert json → bin → json and read keep the order (the attacker\'s cas
   assert.deepEqual(keyPaths(decodeSidecar(Buffer.from(read.stdout)).data), WRITTEN);
   const op = await runCli(['read', path.join(root, 'IMG_1.jpg'), '--operation', '7']);
   assert.equal(op.stdout.replace(/\s/g, ''), '{"2":2.0,"1":1,"b":[{"10":1,"9":2}]}');
+});
+
+test('convert of an equal .json and .bin whose key orders differ (the .bin written with index-like keys first) keeps the JSON\'s order', async (t) => {
+  const root = makeTree({ 'IMG_1.jpg': FAKE_JPEG, 'IMG_1.json': TEXT }, testDir(t));
+  // The .bin as a tool without key order wrote it: the same data, index-like keys first.
+  const plain = JSON.parse(JSON.stringify(decodeSidecar(Buffer.from(TEXT)).data)) as JsonObject;
+  const { noteFloat } = await import('../src/formats/numbers.js');
+  noteFloat(plain['7'] as JsonObject, '2', 2);
+  fs.writeFileSync(path.join(root, 'IMG_1.bin'), encodeSidecar(plain, 'bin'));
+  assert.notDeepEqual(keyPaths(decodeSidecar(fs.readFileSync(path.join(root, 'IMG_1.bin'))).data), WRITTEN);
+  const r = await runCli(['convert', root, '-f', 'bin', '-q', '--json']);
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(fs.existsSync(path.join(root, 'IMG_1.json')), false, 'deduplicated');
+  assert.deepEqual(keyPaths(decodeSidecar(fs.readFileSync(path.join(root, 'IMG_1.bin'))).data), WRITTEN);
 });

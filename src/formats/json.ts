@@ -192,10 +192,11 @@ function tryFastParse(text: string, maxDepth: number, path?: string): { value: J
     r = parseWithRewrites(text, true, maxDepth, path);
     if (r === undefined || r.nonFinite) return undefined;
   }
-  if (r.keys !== countKeyTokens(text)) return undefined; // a duplicate key, or a string that looks like one
-  // An index-like key ("32"): JSON.parse's object enumerates it first; the pure parser notes the
-  // order read (key-order.ts).
-  if (indexKeySeen) return undefined;
+  const tokens = keyTokens(text);
+  if (r.keys !== tokens.n) return undefined; // a duplicate key, or a string that looks like one
+  // An index-like key ("32", or spelled with escapes: "\u0033\u0032"): JSON.parse's object
+  // enumerates it first; the pure parser notes the order read (key-order.ts).
+  if (tokens.digitKey || text.includes('\\u003')) return undefined;
   return { value: r.value };
 }
 
@@ -339,23 +340,21 @@ function setNote(c: object, key: string | number, note: NumberNote): void {
  * Key tokens in the text, counted as colons right after a quote: at least the real number of
  * keys (a string value holding `":` adds to it) as long as no key has whitespace before its
  * colon; -1 when one might (a colon after whitespace: then only the pure parser can tell).
- * One native search per colon: colons are few (one per key, a few in timestamps).
+ * `digitKey`: some key token is digits only (it may be index-like). One native search per colon:
+ * colons are few (one per key, a few in timestamps).
  */
-function countKeyTokens(t: string): number {
+function keyTokens(t: string): { n: number; digitKey: boolean } {
   let n = 0;
-  indexKeySeen = false;
+  let digitKey = false;
   for (let i = t.indexOf(':'); i !== -1; i = t.indexOf(':', i + 1)) {
     const c = t.charCodeAt(i - 1);
     if (c === 0x22) {
       n++;
-      if (!indexKeySeen && isDigit(t.charCodeAt(i - 2))) indexKeySeen = digitsQuoted(t, i - 2);
-    } else if (isWs(c)) return -1;
+      if (!digitKey && isDigit(t.charCodeAt(i - 2))) digitKey = digitsQuoted(t, i - 2);
+    } else if (isWs(c)) return { n: -1, digitKey };
   }
-  return n;
+  return { n, digitKey };
 }
-
-/** countKeyTokens saw a key token of digits only (it may be index-like: key-order.ts). */
-let indexKeySeen = false;
 
 /** Is the run of digits ending at `end` opened by a quote (a key of digits only)? */
 function digitsQuoted(t: string, end: number): boolean {

@@ -60,7 +60,7 @@ export function noteInt(container: object, key: string | number, exact: bigint):
   notesFor(container).set(key, exact);
 }
 
-/** Copy every note of `from` to `to` (containers of the same shape). */
+/** Copy every note of `from` to `to` (containers of the same shape): number notes, and its key order (key-order.ts). */
 export function copyNotes(from: object, to: object): void {
   const notes = notesOf(from);
   if (notes !== undefined && notes.size > 0) {

@@ -436,7 +436,7 @@ export async function saveSidecar(imagePath: string, operation: string, data: Js
     // A games list at the top (or under `data`) is a folder report's (docs/PAIRING.md §7): reads
     // would pass over the file as another tool's, and the image's results would be lost from view.
     if (hasReportContent(merged)) {
-      throw errors.usage(`${imagePath}: nothing saved, a top-level "games" list${Array.isArray(merged.games) ? '' : ' under "data"'} is what a folder's game report holds (docs/PAIRING.md §7): reads would take the sidecar for a report and pass over it; save the list inside an operation's result (game_detection: {"games": [...]})`);
+      throw errors.usage(`${imagePath}: nothing saved, a "games" list ${Array.isArray(merged.games) ? 'at the top level' : 'under "data"'} is what a folder's game report holds (docs/PAIRING.md §7): reads would take the sidecar for a report and pass over it; save the list inside an operation's result (game_detection: {"games": [...]})`);
     }
     // What the results were computed from: stale detection compares it with the image later.
     recordImageIdentity(merged, saved.operations, tryCurrentImageIdentity(loc.targetPath, { hash: opts.hashImage }));

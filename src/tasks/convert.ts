@@ -302,8 +302,10 @@ function stageUnit(unit: ConvertUnit, opts: ConvertTaskOptions): ConvertItem[] |
     action = decoded[0].path === target ? 'rewrite' : 'convert';
   }
 
-  const data = decoded[0].data;
-  const kept = decoded.find((d) => d.path === target && alreadyConverted({ format: d.format, keyId: d.key?.id }, opts));
+  // Equal copies in another key order (a .bin an older tool wrote with index-like keys first):
+  // the JSON's order is the one written, and the target is written again in it.
+  const data = (decoded.length > 1 && decoded.some((d) => !sameKeyOrders(d.data, decoded[0].data)) ? decoded.find((d) => d.format === 'json') : undefined)?.data ?? decoded[0].data;
+  const kept = decoded.find((d) => d.path === target && alreadyConverted({ format: d.format, keyId: d.key?.id }, opts) && sameKeyOrders(d.data, data));
   const atTarget = decoded.find((d) => d.path === target);
   let key: SidecarKey | undefined;
   try {
