@@ -455,3 +455,22 @@ test('ids come back as sent: numbers past 2^53, 25.0 and -0.0 exactly (JSON.stri
     .sort();
   assert.deepEqual(ids, ['-0.0', '12345678901234567890', '123456789012345678901234567890', '25.0', '4', '9007199254740992', '9007199254740993'].sort());
 });
+
+test('save: a whole document\'s base (the read it was built from) keeps what another writer saved since; a base that is not an object is USAGE, nothing saved', async (t) => {
+  const dir = testDir(t);
+  const img = image(dir, 'B.jpg');
+  const read = { face_detection: { run: 0 }, yolov8: { run: 0 } };
+  const doc = { face_detection: { run: 1 }, yolov8: { run: 0 }, sidecar_info: { last_updated: '2030-01-01T00:00:00' } };
+  const { responses } = await serveOnce(
+    line({ id: 1, method: 'save', params: { image: img, operation: 'face_detection', data: { run: 0 } } }) +
+      line({ id: 2, method: 'save', params: { image: img, operation: 'yolov8', data: { run: 2 } } }) + // another writer, after the caller's read
+      line({ id: 3, method: 'save', params: { image: img, operation: 'face_detection', data: doc, merge: 'document', base: read } }) +
+      line({ id: 4, method: 'save', params: { image: img, operation: 'face_detection', data: doc, merge: 'document', base: [read] } }) +
+      line({ id: 5, method: 'read', params: { image: img } }),
+  );
+  const r = byId(responses);
+  assert.equal(r.get(3)!.error, undefined);
+  assert.equal(r.get(4)!.error!.code, 'USAGE');
+  assert.match(r.get(4)!.error!.message, /param "base" must be an object \(got an array\)/);
+  assert.deepEqual([r.get(5)!.result.face_detection, r.get(5)!.result.yolov8], [{ run: 1 }, { run: 2 }]);
+});
