@@ -16,7 +16,7 @@ import pickle
 import threading
 import unicodedata
 from collections import OrderedDict
-from typing import Any, Dict, List, Optional, Type, Union
+from typing import Any, Dict, List, Optional, Tuple, Type, Union
 
 from image_sidecar import ImageSidecarError, ImageSidecarManager
 from image_sidecar.client import _abs
@@ -51,40 +51,41 @@ def _close_shared() -> None:
         m.close()
 
 
-# What this process last read of each image, for a whole document's three-way merge: the pipeline
-# reads a sidecar, sets one operation and sends the whole document back; with the read it was built
-# from beside it, the server keeps what other workers saved since in every entry sent back as read
-# (without it, a worker's stale copy of another operation overwrote that worker's newer result).
-# The document comes back as a JSON string, so it is taken to be built from the image's last read
-# when it differs from it in one operation at most (the one the caller set); otherwise (built from
-# elsewhere, the pipeline's own `<stem>.json` load, or an older read another thread's read has
-# replaced) no base is sent and the document merges as without one. An older read is never taken:
-# a document setting an operation back to an older value would match it and lose that change.
-# A snapshot (pickle: a caller mutates the dict it got) of the last read of each of the last
-# _READ_IMAGES images.
-_READ_IMAGES = 128
-_read_bases: "OrderedDict[str, bytes]" = OrderedDict()
-_read_bases_lock = threading.Lock()
+# What each thread of this process last read of each image, for a whole document's three-way
+# merge: the pipeline reads a sidecar, sets one operation and sends the whole document back; with
+# the read it was built from beside it, the server keeps what other workers saved since in every
+# entry sent back as read (without it, a worker's stale copy of another operation overwrote that
+# worker's newer result). The document comes back as a JSON string, so it is taken to be built from
+# the thread's last view of the image when it differs from it in one operation at most (the one the
+# caller set); otherwise (a document built from elsewhere, the pipeline's own `<stem>.json` load)
+# no base is sent and it merges as without one. A save sent with a base becomes the thread's view
+# (a retry that sets the result back to the read value is a change against the failure saved
+# before it). Per thread: another thread's read or save is not this thread's view. Snapshots
+# (pickle: a caller mutates the dict it got) of the last _VIEWS (image, thread) pairs.
+_VIEWS = 256
+_views: "OrderedDict[Tuple[str, int], bytes]" = OrderedDict()
+_views_lock = threading.Lock()
 
 
-def _remember_read(image: str, doc: Dict[str, Any]) -> None:
+def _remember_view(image: str, doc: Dict[str, Any]) -> None:
     try:
         snapshot = pickle.dumps(doc, protocol=pickle.HIGHEST_PROTOCOL)
     except Exception:  # not picklable: nothing to remember (the save merges as without a base)
         snapshot = None
-    with _read_bases_lock:
-        _read_bases.pop(image, None)
+    key = (image, threading.get_ident())
+    with _views_lock:
+        _views.pop(key, None)
         if snapshot is not None:
-            _read_bases[image] = snapshot
-            while len(_read_bases) > _READ_IMAGES:
-                _read_bases.popitem(last=False)
+            _views[key] = snapshot
+            while len(_views) > _VIEWS:
+                _views.popitem(last=False)
 
 
 def _read_base(image: str, doc: Dict[str, Any]) -> Optional[Dict[str, Any]]:
-    """The image's last read when ``doc`` differs from it in one entry at most (``sidecar_info``
-    aside: every save stamps it); else None."""
-    with _read_bases_lock:
-        snapshot = _read_bases.get(image)
+    """This thread's last view of the image when ``doc`` differs from it in one entry at most
+    (``sidecar_info`` aside: every save stamps it); else None."""
+    with _views_lock:
+        snapshot = _views.get((image, threading.get_ident()))
     if snapshot is None:
         return None
     read = pickle.loads(snapshot)
@@ -96,9 +97,9 @@ def _reset_after_fork() -> None:
     # The child's manager forgets the parent's server itself (ImageSidecarManager is fork-aware);
     # these locks may have been held by a parent thread at fork time. The parent's reads stay: a
     # child saves documents it inherited.
-    global _shared_lock, _read_bases_lock
+    global _shared_lock, _views_lock
     _shared_lock = threading.Lock()
-    _read_bases_lock = threading.Lock()
+    _views_lock = threading.Lock()
 
 
 atexit.register(_close_shared)
@@ -209,16 +210,16 @@ class ImageSidecar:
             if e.code == "NOT_FOUND" and not os.path.lexists(image):
                 return _read_without_image(image, e)
             raise _wrap(e) from None
-        _remember_read(image, doc)
+        _remember_view(image, doc)
         return doc
 
     def save_data(self, image_path: PathLike, operation: Any, data: Any, backend: Optional[str] = None) -> Dict[str, Any]:
         """Merge ``data`` into the image's sidecar under ``operation``; ``data`` is a dict or a JSON
         string. A payload holding ``sidecar_info`` is a whole document: its top-level keys are
-        merged key by key (not nested under ``doc[operation]``): an entry sent back as the image's
-        last ``read_data`` in this process held it (the document differing from that read in one
-        operation at most), or unchanged from the image's JSON copy, does not overwrite what
-        another worker saved since. ``backend``: store
+        merged key by key (not nested under ``doc[operation]``): an entry sent back as this thread's
+        last ``read_data`` (or last such save) of the image held it (the document differing from
+        that view in one operation at most), or unchanged from the image's JSON copy, does not
+        overwrite what another worker saved since. ``backend``: store
         ``data`` as ``doc[operation][backend]``, keeping the other backends (a map of backend
         results is merged backend by backend anyway). Writes ``.bin`` as the earlier package did,
         unless ``set_default_format``, ``IMAGE_SIDECAR_FORMAT`` or the folder's
@@ -261,6 +262,8 @@ class ImageSidecar:
             result = server.request("save", params)
         except ImageSidecarError as e:
             raise _wrap(e) from None
+        if document and params.get("base") is not None:
+            _remember_view(image, data)  # what this thread now holds the image to be
         path = result.get("path")
         try:
             size = os.stat(path).st_size if path else 0

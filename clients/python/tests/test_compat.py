@@ -10,6 +10,7 @@ import os
 import struct
 import sys
 import unittest
+from typing import Any, Dict
 from unittest import mock
 
 _HERE = os.path.dirname(os.path.abspath(__file__))
@@ -336,10 +337,18 @@ class CompatTest(unittest.TestCase):
         sc = ImageSidecar()
         for op in ("face_detection", "yolov8", "quality_assessment"):
             sc.save_data(img, op, {"run": 0})
-        a, b = sc.read_data(img), ImageSidecar().read_data(img)
-        b["face_detection"] = {"run": 1}
-        b["sidecar_info"].update(last_updated="2030-01-01T00:00:01", last_operation="face_detection")
-        ImageSidecar().save_data(img, OperationType.FACE_DETECTION, json.dumps(b))
+        a = sc.read_data(img)
+
+        def other_worker() -> None:  # another thread reads and saves between a's read and save
+            b = ImageSidecar().read_data(img)
+            b["face_detection"] = {"run": 1}
+            b["sidecar_info"].update(last_updated="2030-01-01T00:00:01", last_operation="face_detection")
+            ImageSidecar().save_data(img, OperationType.FACE_DETECTION, json.dumps(b))
+
+        import threading
+        t = threading.Thread(target=other_worker)
+        t.start()
+        t.join(60)
         a["yolov8"] = {"run": 1}
         a["sidecar_info"].update(last_updated="2030-01-01T00:00:02", last_operation="yolov8")
         sc.save_data(img, OperationType.YOLOV8, json.dumps(a))
@@ -383,6 +392,52 @@ class CompatTest(unittest.TestCase):
         doc["yolov8"]["run"] = 5  # changed in place, then sent: a change
         sc.save_data(img, OperationType.YOLOV8, doc)
         self.assertEqual(sc.read_data(img)["yolov8"], {"run": 5})
+
+    def test_whole_document_retry_and_threads_of_one_process(self) -> None:
+        sc = ImageSidecar()
+        # A failed attempt saved, then the retry's success equal to what was read: the success is saved.
+        img = self.image("R.jpg")
+        sc.save_data(img, "face_detection", {"success": True, "faces": [1]})
+        sc.save_data(img, "yolov8", {"success": True, "n": 1})
+        doc = sc.read_data(img)
+        doc["face_detection"] = {"success": False, "error": "timeout"}
+        sc.save_data(img, "face_detection", json.dumps(doc))
+        doc["face_detection"] = {"success": True, "faces": [1]}
+        sc.save_data(img, "face_detection", json.dumps(doc))
+        self.assertEqual(sc.read_data(img)["face_detection"], {"success": True, "faces": [1]})
+        # Three threads of one process, each its own read and save, interleaved: all three kept.
+        img = self.image("T.jpg")
+        for op in ("face_detection", "yolov8", "quality_assessment"):
+            sc.save_data(img, op, {"success": False})
+        import threading
+        docs: Dict[str, Any] = {}
+        steps = [("B", "read"), ("A", "read"), ("A", "face_detection"), ("C", "read"), ("B", "yolov8"), ("C", "quality_assessment")]
+        gates = {name: threading.Event() for name in "ABC"}
+        done = {name: threading.Event() for name in "ABC"}
+        plan = {name: [s for n, s in steps if n == name] for name in "ABC"}
+
+        def worker(name: str) -> None:
+            for step in plan[name]:
+                gates[name].wait()
+                gates[name].clear()
+                if step == "read":
+                    docs[name] = ImageSidecar().read_data(img)
+                else:
+                    docs[name][step] = {"success": True}
+                    ImageSidecar().save_data(img, step, json.dumps(docs[name]))
+                done[name].set()
+
+        threads = [threading.Thread(target=worker, args=(n,)) for n in "ABC"]
+        for t in threads:
+            t.start()
+        for name, _ in steps:  # one step at a time, in this order
+            gates[name].set()
+            done[name].wait(60)
+            done[name].clear()
+        for t in threads:
+            t.join(60)
+        got = sc.read_data(img)
+        self.assertEqual({op: got[op] for op in ("face_detection", "yolov8", "quality_assessment")}, {op: {"success": True} for op in ("face_detection", "yolov8", "quality_assessment")})
 
     @unittest.skipUnless(hasattr(os, "fork"), "fork() is POSIX")
     def test_whole_document_read_by_the_parent_saved_by_a_forked_child(self) -> None:
