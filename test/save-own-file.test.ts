@@ -576,6 +576,17 @@ test('a whole document read from a flat or wrapped sidecar and sent back is resh
     assert.deepEqual(Object.keys(back), ['face_detection', 'sidecar_info'], `no operation named faces (base: ${withBase})`);
     assert.deepEqual(back.face_detection, { faces: [{ confidence: withBase ? 0.8 : 0.9 }] });
   }
+  // The same document with another operation added (it then holds a known operation key).
+  for (const withBase of [false, true]) {
+    fs.writeFileSync(path.join(root, 'L.bin'), encodeSidecar({ faces: [], sidecar_info: { operation_type: 'face_detection' } } as JsonObject, 'bin'));
+    const l = path.join(root, 'L.jpg');
+    const read = (await readSidecarDetailed(l)).data;
+    const doc = { ...read, faces: [{ confidence: 0.7 }], yolov8: { objects: [] }, sidecar_info: { ...(read.sidecar_info as JsonObject), last_updated: '2030-01-03T00:00:00' } } as JsonObject;
+    await saveSidecar(l, 'face_detection', doc, { merge: 'document', ...(withBase ? { base: read } : {}) });
+    const back = (await readSidecarDetailed(l)).data;
+    assert.deepEqual(Object.keys(back), ['face_detection', 'sidecar_info', 'yolov8'], `no operation named faces, yolov8 added (base: ${withBase})`);
+    assert.deepEqual(back.face_detection, { faces: [{ confidence: 0.7 }] });
+  }
   const w = path.join(root, 'W.jpg');
   const wread = (await readSidecarDetailed(w)).data;
   await saveSidecar(w, 'face_detection', { ...wread, data: { quality: 0.7 }, sidecar_info: { ...(wread.sidecar_info as JsonObject), last_updated: '2030-01-01T00:00:00' } } as JsonObject, { merge: 'document' });
@@ -591,5 +602,5 @@ test('a whole document read from a flat or wrapped sidecar and sent back is resh
   assert.deepEqual(orderedKeys(after), ['sidecar_info', 'face_detection', 'yolov8', 'quality_assessment']);
   assert.deepEqual(orderedKeys(after.yolov8 as JsonObject), ['objects', '9', '10']);
   const counts = (await stats(root, { index: false })).operation_counts;
-  assert.deepEqual(counts, { face_detection: 2, quality_assessment: 2, yolov8: 1 });
+  assert.deepEqual(counts, { face_detection: 2, quality_assessment: 2, yolov8: 2 });
 });

@@ -340,6 +340,50 @@ export function keyFormOf(doc: JsonObject): JsonObject {
 }
 
 /**
+ * A whole document built from a file in one of those layouts, reshaped as keyFormOf reshapes the
+ * file: a caller that read the flat `{faces: [], sidecar_info}` and sends `{faces: [new], yolov8,
+ * sidecar_info}` holds the flat result's fields (`faces`) beside an operation of its own, which
+ * keyFormOf alone takes for two operations. Its fields of the file's result go under that
+ * operation's name (unless the document names it already); anything else as keyFormOf does.
+ */
+export function keyFormLike(doc: JsonObject, file: JsonObject): JsonObject {
+  const entries: OperationEntry[] = [];
+  forEachOperation(file, (op) => {
+    entries.push(op);
+  });
+  const only = entries.length === 1 ? entries[0] : undefined;
+  if (only === undefined || only.form === 'key' || Object.hasOwn(doc, only.name)) return keyFormOf(doc);
+  const moved = only.form === 'flat' ? (k: string) => k !== SIDECAR_INFO_KEY && Object.hasOwn(file, k) && !isKnownOperationKey(k) : (k: string) => k === only.key;
+  if (!Object.keys(doc).some(moved)) return keyFormOf(doc);
+  const out = {} as JsonObject;
+  const order: string[] = [];
+  const result = {} as JsonObject;
+  const resultOrder: string[] = [];
+  for (const k of orderedKeys(doc)) {
+    if (!moved(k)) {
+      Object.defineProperty(out, k, { value: doc[k], writable: true, enumerable: true, configurable: true });
+      carryNote(doc, k, out, k);
+      order.push(k);
+    } else if (only.form === 'wrapped') {
+      Object.defineProperty(out, only.name, { value: doc[k], writable: true, enumerable: true, configurable: true });
+      carryNote(doc, k, out, only.name);
+      order.push(only.name);
+    } else {
+      if (!Object.hasOwn(out, only.name)) {
+        Object.defineProperty(out, only.name, { value: result, writable: true, enumerable: true, configurable: true });
+        order.push(only.name);
+      }
+      Object.defineProperty(result, k, { value: doc[k], writable: true, enumerable: true, configurable: true });
+      carryNote(doc, k, result, k);
+      resultOrder.push(k);
+    }
+  }
+  noteKeyOrder(result, resultOrder);
+  noteKeyOrder(out, order);
+  return out;
+}
+
+/**
  * forEachOperation with each operation once, as the summary (and so todo, find, stats, validate's
  * detection count, export) reads it. When several keys name one operation — an older pipeline's
  * `Face_detector` or the earlier tool's `FaceDetection` next to `face_detection` saved since — one

@@ -14,7 +14,7 @@ import type { FormatName, JsonObject, JsonValue, Options, SidecarExt, SidecarFor
 import { folderSidecarFormat, imagesClaiming, locateSidecar, recordNamesAnotherImage, sidecarLockKeys, sidecarPathFor, type SidecarCandidate, type SidecarLocation } from '../discovery/locate.js';
 import { sidecarRank } from '../discovery/pair.js';
 import { nfc } from '../discovery/extensions.js';
-import { hasReportContent, isForeignData, isReservedSidecarName, keyFormOf } from '../analysis/operations.js';
+import { hasReportContent, isForeignData, isReservedSidecarName, keyFormLike, keyFormOf } from '../analysis/operations.js';
 import { configuredDefaultFormat } from '../discovery/config.js';
 import { canonicalJson } from '../formats/canonical.js';
 import type { DecodedSidecar } from '../formats/codec.js';
@@ -235,7 +235,7 @@ function mergeOperation(existingAsRead: JsonObject, imagePath: string, loc: Side
   // The earlier tool's one-operation layouts with their result under its name (operations.ts
   // keyFormOf): the file, and a whole document read from such a file and the read it came from.
   const existing = keyFormOf(existingAsRead);
-  const value = howAsSent.document && isPlainObject(sent) ? keyFormOf(sent) : sent;
+  const value = howAsSent.document && isPlainObject(sent) ? keyFormLike(sent, existingAsRead) : sent;
   const how = howAsSent.base !== undefined ? { ...howAsSent, base: keyFormOf(howAsSent.base) } : howAsSent;
   const prior = existing.sidecar_info;
   const info: JsonObject = isPlainObject(prior) ? prior : {};
