@@ -581,11 +581,11 @@ test('a whole document read from a flat or wrapped sidecar and sent back is resh
     fs.writeFileSync(path.join(root, 'L.bin'), encodeSidecar({ faces: [], sidecar_info: { operation_type: 'face_detection' } } as JsonObject, 'bin'));
     const l = path.join(root, 'L.jpg');
     const read = (await readSidecarDetailed(l)).data;
-    const doc = { ...read, faces: [{ confidence: 0.7 }], yolov8: { objects: [] }, sidecar_info: { ...(read.sidecar_info as JsonObject), last_updated: '2030-01-03T00:00:00' } } as JsonObject;
+    const doc = { ...read, faces: [{ confidence: 0.7 }], count: 1, yolov8: { objects: [] }, sidecar_info: { ...(read.sidecar_info as JsonObject), last_updated: '2030-01-03T00:00:00' } } as JsonObject;
     await saveSidecar(l, 'face_detection', doc, { merge: 'document', ...(withBase ? { base: read } : {}) });
     const back = (await readSidecarDetailed(l)).data;
-    assert.deepEqual(Object.keys(back), ['face_detection', 'sidecar_info', 'yolov8'], `no operation named faces, yolov8 added (base: ${withBase})`);
-    assert.deepEqual(back.face_detection, { faces: [{ confidence: 0.7 }] });
+    assert.deepEqual(Object.keys(back), ['face_detection', 'sidecar_info', 'yolov8'], `no operation named faces or count, yolov8 added (base: ${withBase})`);
+    assert.deepEqual(back.face_detection, { faces: [{ confidence: 0.7 }], count: 1 });
   }
   const w = path.join(root, 'W.jpg');
   const wread = (await readSidecarDetailed(w)).data;
@@ -597,10 +597,14 @@ test('a whole document read from a flat or wrapped sidecar and sent back is resh
   const before = (await readSidecarDetailed(d)).data;
   const y = findOperation(before, 'yolov8');
   assert.deepEqual(y && orderedKeys(y.holder[y.key] as JsonObject), ['objects', '9', '10'], 'read --operation finds it, in its order');
+  // A whole document read from it, with an operation added: its operations lifted, none named data.
+  const dread = (await readSidecarDetailed(d)).data;
+  await saveSidecar(d, 'quality_assessment', { ...dread, pose: { n: 1 }, sidecar_info: { ...(dread.sidecar_info as JsonObject), last_updated: '2030-01-04T00:00:00' } } as JsonObject, { merge: 'document' });
+  assert.deepEqual(orderedKeys((await readSidecarDetailed(d)).data), ['sidecar_info', 'face_detection', 'yolov8', 'pose']);
   await saveSidecar(d, 'quality_assessment', { success: true });
   const after = (await readSidecarDetailed(d)).data;
-  assert.deepEqual(orderedKeys(after), ['sidecar_info', 'face_detection', 'yolov8', 'quality_assessment']);
+  assert.deepEqual(orderedKeys(after), ['sidecar_info', 'face_detection', 'yolov8', 'pose', 'quality_assessment']);
   assert.deepEqual(orderedKeys(after.yolov8 as JsonObject), ['objects', '9', '10']);
   const counts = (await stats(root, { index: false })).operation_counts;
-  assert.deepEqual(counts, { face_detection: 2, quality_assessment: 2, yolov8: 2 });
+  assert.deepEqual(counts, { face_detection: 2, pose: 1, quality_assessment: 2, yolov8: 2 });
 });

@@ -341,41 +341,49 @@ export function keyFormOf(doc: JsonObject): JsonObject {
 
 /**
  * A whole document built from a file in one of those layouts, reshaped as keyFormOf reshapes the
- * file: a caller that read the flat `{faces: [], sidecar_info}` and sends `{faces: [new], yolov8,
- * sidecar_info}` holds the flat result's fields (`faces`) beside an operation of its own, which
- * keyFormOf alone takes for two operations. Its fields of the file's result go under that
- * operation's name (unless the document names it already); anything else as keyFormOf does.
+ * file: a caller that read the flat `{faces: [], sidecar_info}` and sends `{faces: [new], count: 1,
+ * yolov8, sidecar_info}` holds the flat result's fields beside an operation of its own, which
+ * keyFormOf alone takes for operations named `faces` and `count`. Read from a flat file, every
+ * field but `sidecar_info` and the known operations is the result's (unless the document names
+ * the operation already); read from `{sidecar_info, data}`, its `data` is. Anything else as
+ * keyFormOf reshapes it.
  */
 export function keyFormLike(doc: JsonObject, file: JsonObject): JsonObject {
   const entries: OperationEntry[] = [];
   forEachOperation(file, (op) => {
     entries.push(op);
   });
-  const only = entries.length === 1 ? entries[0] : undefined;
-  if (only === undefined || only.form === 'key' || Object.hasOwn(doc, only.name)) return keyFormOf(doc);
-  const moved = only.form === 'flat' ? (k: string) => k !== SIDECAR_INFO_KEY && Object.hasOwn(file, k) && !isKnownOperationKey(k) : (k: string) => k === only.key;
+  const first = entries[0];
+  if (first === undefined || (first.form === 'key' && first.parent === file)) return keyFormOf(doc);
+  const wrappedWhole = first.form === 'key'; // {sidecar_info, data: {op1, op2}}
+  if (!wrappedWhole && Object.hasOwn(doc, first.name)) return keyFormOf(doc);
+  const moved =
+    first.form === 'flat'
+      ? (k: string) => k !== SIDECAR_INFO_KEY && !isKnownOperationKey(k)
+      : (k: string) => k === 'data' && (!wrappedWhole || isPlainObject(doc.data));
   if (!Object.keys(doc).some(moved)) return keyFormOf(doc);
   const out = {} as JsonObject;
   const order: string[] = [];
+  const put = (into: JsonObject, keys: string[], key: string, value: JsonValue, from: JsonObject, fromKey: string) => {
+    if (Object.hasOwn(into, key)) return; // the document's own top-level key wins over a lifted one
+    Object.defineProperty(into, key, { value, writable: true, enumerable: true, configurable: true });
+    carryNote(from, fromKey, into, key);
+    keys.push(key);
+  };
   const result = {} as JsonObject;
   const resultOrder: string[] = [];
   for (const k of orderedKeys(doc)) {
-    if (!moved(k)) {
-      Object.defineProperty(out, k, { value: doc[k], writable: true, enumerable: true, configurable: true });
-      carryNote(doc, k, out, k);
-      order.push(k);
-    } else if (only.form === 'wrapped') {
-      Object.defineProperty(out, only.name, { value: doc[k], writable: true, enumerable: true, configurable: true });
-      carryNote(doc, k, out, only.name);
-      order.push(only.name);
-    } else {
-      if (!Object.hasOwn(out, only.name)) {
-        Object.defineProperty(out, only.name, { value: result, writable: true, enumerable: true, configurable: true });
-        order.push(only.name);
+    if (!moved(k)) put(out, order, k, doc[k], doc, k);
+    else if (wrappedWhole) {
+      const inner = doc.data as JsonObject;
+      for (const ik of orderedKeys(inner)) if (ik !== SIDECAR_INFO_KEY && !Object.hasOwn(doc, ik)) put(out, order, ik, inner[ik], inner, ik);
+    } else if (first.form === 'wrapped') put(out, order, first.name, doc[k], doc, k);
+    else {
+      if (!Object.hasOwn(out, first.name)) {
+        Object.defineProperty(out, first.name, { value: result, writable: true, enumerable: true, configurable: true });
+        order.push(first.name);
       }
-      Object.defineProperty(result, k, { value: doc[k], writable: true, enumerable: true, configurable: true });
-      carryNote(doc, k, result, k);
-      resultOrder.push(k);
+      put(result, resultOrder, k, doc[k], doc, k);
     }
   }
   noteKeyOrder(result, resultOrder);

@@ -16,7 +16,7 @@ import pickle
 import threading
 import unicodedata
 from collections import OrderedDict
-from typing import Any, Dict, List, Optional, Tuple, Type, Union
+from typing import Any, Dict, List, Optional, Type, Union
 
 from image_sidecar import ImageSidecarError, ImageSidecarManager
 from image_sidecar.client import _abs
@@ -60,32 +60,35 @@ def _close_shared() -> None:
 # caller set); otherwise (a document built from elsewhere, the pipeline's own `<stem>.json` load)
 # no base is sent and it merges as without one. A save sent with a base becomes the thread's view
 # (a retry that sets the result back to the read value is a change against the failure saved
-# before it). Per thread: another thread's read or save is not this thread's view. Snapshots
-# (pickle: a caller mutates the dict it got) of the last _VIEWS (image, thread) pairs.
-_VIEWS = 256
-_views: "OrderedDict[Tuple[str, int], bytes]" = OrderedDict()
-_views_lock = threading.Lock()
+# before it). Thread-local: another thread's reads and saves are not this thread's view, and a
+# thread's views go with it (a new thread, even under a reused id, starts with none). Snapshots
+# (pickle: a caller mutates the dict it got) of a thread's last _VIEWS_PER_THREAD images.
+_VIEWS_PER_THREAD = 256
+_views = threading.local()
+
+
+def _thread_views() -> "OrderedDict[str, bytes]":
+    views = getattr(_views, "by_image", None)
+    if views is None:
+        views = _views.by_image = OrderedDict()
+    return views
 
 
 def _remember_view(image: str, doc: Dict[str, Any]) -> None:
+    views = _thread_views()
+    views.pop(image, None)
     try:
-        snapshot = pickle.dumps(doc, protocol=pickle.HIGHEST_PROTOCOL)
+        views[image] = pickle.dumps(doc, protocol=pickle.HIGHEST_PROTOCOL)
     except Exception:  # not picklable: nothing to remember (the save merges as without a base)
-        snapshot = None
-    key = (image, threading.get_ident())
-    with _views_lock:
-        _views.pop(key, None)
-        if snapshot is not None:
-            _views[key] = snapshot
-            while len(_views) > _VIEWS:
-                _views.popitem(last=False)
+        return
+    while len(views) > _VIEWS_PER_THREAD:
+        views.popitem(last=False)
 
 
 def _read_base(image: str, doc: Dict[str, Any]) -> Optional[Dict[str, Any]]:
     """This thread's last view of the image when ``doc`` differs from it in one entry at most
     (``sidecar_info`` aside: every save stamps it); else None."""
-    with _views_lock:
-        snapshot = _views.get((image, threading.get_ident()))
+    snapshot = _thread_views().get(image)
     if snapshot is None:
         return None
     read = pickle.loads(snapshot)
@@ -95,11 +98,10 @@ def _read_base(image: str, doc: Dict[str, Any]) -> Optional[Dict[str, Any]]:
 
 def _reset_after_fork() -> None:
     # The child's manager forgets the parent's server itself (ImageSidecarManager is fork-aware);
-    # these locks may have been held by a parent thread at fork time. The parent's reads stay: a
-    # child saves documents it inherited.
-    global _shared_lock, _views_lock
+    # this lock may have been held by a parent thread at fork time. The forking thread's views stay
+    # (thread-local): a child saves documents it inherited.
+    global _shared_lock
     _shared_lock = threading.Lock()
-    _views_lock = threading.Lock()
 
 
 atexit.register(_close_shared)

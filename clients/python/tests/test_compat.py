@@ -439,6 +439,35 @@ class CompatTest(unittest.TestCase):
         got = sc.read_data(img)
         self.assertEqual({op: got[op] for op in ("face_detection", "yolov8", "quality_assessment")}, {op: {"success": True} for op in ("face_detection", "yolov8", "quality_assessment")})
 
+    def test_a_finished_threads_read_is_no_later_threads_base(self) -> None:
+        # A thread reads and ends; another writer saves; a new thread (often under the same id)
+        # builds a document from the JSON file itself and sets a result back: its change is saved.
+        img = self.image("J.jpg")
+        sc = ImageSidecar()
+        sc.set_default_format("json")
+        try:
+            sc.save_data(img, "face_detection", {"faces": ["f0"]})
+            import threading
+            t = threading.Thread(target=lambda: ImageSidecar().read_data(img))
+            t.start()
+            t.join(60)
+            ImageSidecarManager(local_reads=False).save_data(img, "face_detection", {"faces": ["f1-bad"]})
+            ImageSidecarManager(local_reads=False).save_data(img, "yolov8", {"objects": ["y1"]})
+
+            def rollback() -> None:
+                with open(os.path.splitext(img)[0] + ".json", encoding="utf-8") as f:
+                    doc = json.load(f)
+                doc["face_detection"] = {"faces": ["f0"]}
+                ImageSidecar().save_data(img, "face_detection", json.dumps(doc))
+
+            t = threading.Thread(target=rollback)
+            t.start()
+            t.join(60)
+            got = sc.read_data(img)
+            self.assertEqual((got["face_detection"], got["yolov8"]), ({"faces": ["f0"]}, {"objects": ["y1"]}))
+        finally:
+            sc.set_default_format("bin")
+
     @unittest.skipUnless(hasattr(os, "fork"), "fork() is POSIX")
     def test_whole_document_read_by_the_parent_saved_by_a_forked_child(self) -> None:
         img = self.image("F.jpg")
