@@ -58,11 +58,13 @@ def _close_shared() -> None:
 # worker's newer result). The document comes back as a JSON string, so it is taken to be built from
 # the thread's last view of the image when it differs from it in one operation at most (the one the
 # caller set); otherwise (a document built from elsewhere, the pipeline's own `<stem>.json` load)
-# no base is sent and it merges as without one. A save sent with a base becomes the thread's view
-# (a retry that sets the result back to the read value is a change against the failure saved
-# before it). Thread-local: another thread's reads and saves are not this thread's view, and a
-# thread's views go with it (a new thread, even under a reused id, starts with none). Snapshots
-# (pickle: a caller mutates the dict it got) of a thread's last _VIEWS_PER_THREAD images.
+# no base is sent and it merges as without one. A save sent with a base becomes the thread's view;
+# any other save of the image by this thread ends it (a retry that sets the result back to the
+# read value, after a failure saved since, is a change: against a stale view it was kept out).
+# Thread-local: another thread's reads and saves are not this thread's view, and a thread's views
+# go with it (a new thread, even under a reused id, starts with none); a forked child starts with
+# none too. Snapshots (pickle: a caller mutates the dict it got) of a thread's last
+# _VIEWS_PER_THREAD images. When in doubt no base is sent: the merge is then the earlier one.
 _VIEWS_PER_THREAD = 256
 _views = threading.local()
 
@@ -72,6 +74,10 @@ def _thread_views() -> "OrderedDict[str, bytes]":
     if views is None:
         views = _views.by_image = OrderedDict()
     return views
+
+
+def _forget_view(image: str) -> None:
+    _thread_views().pop(image, None)
 
 
 def _remember_view(image: str, doc: Dict[str, Any]) -> None:
@@ -98,10 +104,11 @@ def _read_base(image: str, doc: Dict[str, Any]) -> Optional[Dict[str, Any]]:
 
 def _reset_after_fork() -> None:
     # The child's manager forgets the parent's server itself (ImageSidecarManager is fork-aware);
-    # this lock may have been held by a parent thread at fork time. The forking thread's views stay
-    # (thread-local): a child saves documents it inherited.
-    global _shared_lock
+    # this lock may have been held by a parent thread at fork time. The forking thread's views are
+    # the parent's: what the parent's other children save meanwhile is not in them.
+    global _shared_lock, _views
     _shared_lock = threading.Lock()
+    _views = threading.local()
 
 
 atexit.register(_close_shared)
@@ -266,6 +273,8 @@ class ImageSidecar:
             raise _wrap(e) from None
         if document and params.get("base") is not None:
             _remember_view(image, data)  # what this thread now holds the image to be
+        else:
+            _forget_view(image)
         path = result.get("path")
         try:
             size = os.stat(path).st_size if path else 0

@@ -468,18 +468,31 @@ class CompatTest(unittest.TestCase):
         finally:
             sc.set_default_format("bin")
 
+    def test_a_retry_after_a_failure_saved_per_operation_is_saved(self) -> None:
+        # The worker read, saved its failure per operation, then sent its document with the
+        # result again (equal to the one read): the success is saved, not kept out as "as read".
+        img = self.image("E.jpg")
+        sc = ImageSidecar()
+        sc.save_data(img, "face_detection", {"success": True, "faces": [1]})
+        sc.save_data(img, "yolov8", {"success": True})
+        doc = sc.read_data(img)
+        sc.save_data(img, "face_detection", {"success": False, "error": "timeout"})
+        doc["face_detection"] = {"success": True, "faces": [1]}
+        sc.save_data(img, "face_detection", json.dumps(doc))
+        self.assertEqual(sc.read_data(img)["face_detection"], {"success": True, "faces": [1]})
+
     @unittest.skipUnless(hasattr(os, "fork"), "fork() is POSIX")
-    def test_whole_document_read_by_the_parent_saved_by_a_forked_child(self) -> None:
+    def test_a_forked_child_sends_no_base_from_the_parents_reads(self) -> None:
+        # The parent read; a child recorded a failure since; another child retries with the
+        # parent's document: its result is saved (the parent's read would have kept it out).
         img = self.image("F.jpg")
         sc = ImageSidecar()
-        sc.save_data(img, "face_detection", {"run": 0})
-        sc.save_data(img, "quality_assessment", {"q": 0})
+        sc.save_data(img, "face_detection", {"success": True, "faces": [1]})
         doc = sc.read_data(img)
-        ImageSidecarManager(local_reads=False).save_data(img, "quality_assessment", {"q": 99})
-        doc["face_detection"] = {"run": 1}
-        doc["sidecar_info"].update(last_updated="2030-01-01T00:00:01", last_operation="face_detection")
+        ImageSidecarManager(local_reads=False).save_data(img, "face_detection", {"success": False})
+        doc["face_detection"] = {"success": True, "faces": [1]}
         pid = os.fork()
-        if pid == 0:  # the child saves the document it inherited
+        if pid == 0:
             code = 1
             try:
                 ImageSidecar().save_data(img, OperationType.FACE_DETECTION, json.dumps(doc))
@@ -488,8 +501,7 @@ class CompatTest(unittest.TestCase):
                 os._exit(code)
         _, status = os.waitpid(pid, 0)
         self.assertEqual(os.waitstatus_to_exitcode(status), 0)
-        got = sc.read_data(img)
-        self.assertEqual((got["face_detection"], got["quality_assessment"]), ({"run": 1}, {"q": 99}))
+        self.assertEqual(sc.read_data(img)["face_detection"], {"success": True, "faces": [1]})
 
     @unittest.skipUnless(hasattr(os, "fork"), "fork() is POSIX")
     def test_whole_documents_from_concurrent_workers_keep_every_result(self) -> None:
