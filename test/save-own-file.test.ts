@@ -587,6 +587,20 @@ test('a whole document read from a flat or wrapped sidecar and sent back is resh
     assert.deepEqual(Object.keys(back), ['face_detection', 'sidecar_info', 'yolov8'], `no operation named faces or count, yolov8 added (base: ${withBase})`);
     assert.deepEqual(back.face_detection, { faces: [{ confidence: 0.7 }], count: 1 });
   }
+  // Two workers read the flat file; the first's save puts it in key form; the second sends its flat
+  // document with an operation added: its fields are still face_detection's (they were an
+  // operation named faces beside the stale face_detection).
+  {
+    fs.writeFileSync(path.join(root, 'L.bin'), encodeSidecar({ faces: [], sidecar_info: { operation_type: 'face_detection' } } as JsonObject, 'bin'));
+    const l = path.join(root, 'L.jpg');
+    const a = (await readSidecarDetailed(l)).data;
+    const b = (await readSidecarDetailed(l)).data;
+    await saveSidecar(l, 'face_detection', { ...a, object_detection: { objects: [] }, sidecar_info: { ...(a.sidecar_info as JsonObject), last_updated: '2030-01-05T00:00:00' } } as JsonObject, { merge: 'document' });
+    await saveSidecar(l, 'face_detection', { ...b, faces: [{ confidence: 0.6 }], quality_assessment: { q: 1 }, sidecar_info: { ...(b.sidecar_info as JsonObject), last_updated: '2030-01-05T00:00:01' } } as JsonObject, { merge: 'document' });
+    const back = (await readSidecarDetailed(l)).data;
+    assert.deepEqual(Object.keys(back), ['face_detection', 'sidecar_info', 'object_detection', 'quality_assessment']);
+    assert.deepEqual(back.face_detection, { faces: [{ confidence: 0.6 }] });
+  }
   const w = path.join(root, 'W.jpg');
   const wread = (await readSidecarDetailed(w)).data;
   await saveSidecar(w, 'face_detection', { ...wread, data: { quality: 0.7 }, sidecar_info: { ...(wread.sidecar_info as JsonObject), last_updated: '2030-01-01T00:00:00' } } as JsonObject, { merge: 'document' });
@@ -606,5 +620,5 @@ test('a whole document read from a flat or wrapped sidecar and sent back is resh
   assert.deepEqual(orderedKeys(after), ['sidecar_info', 'face_detection', 'yolov8', 'pose', 'quality_assessment']);
   assert.deepEqual(orderedKeys(after.yolov8 as JsonObject), ['objects', '9', '10']);
   const counts = (await stats(root, { index: false })).operation_counts;
-  assert.deepEqual(counts, { face_detection: 2, pose: 1, quality_assessment: 2, yolov8: 2 });
+  assert.deepEqual(counts, { face_detection: 2, object_detection: 1, pose: 1, quality_assessment: 3, yolov8: 1 });
 });

@@ -353,13 +353,21 @@ export function keyFormLike(doc: JsonObject, file: JsonObject): JsonObject {
   forEachOperation(file, (op) => {
     entries.push(op);
   });
-  const first = entries[0];
-  if (first === undefined || (first.form === 'key' && first.parent === file)) return keyFormOf(doc);
+  let first = entries[0];
+  if (first === undefined) return keyFormOf(doc);
+  if (first.form === 'key' && first.parent === file) {
+    // A flat read sent back after another save reshaped the file: the document's operation_type
+    // names the result its top-level fields are (its result markers say it is one).
+    const named = operationTypeOf(doc);
+    if (named === null || Object.hasOwn(doc, named) || !Object.hasOwn(file, named) || !hasResultMarker(doc)) return keyFormOf(doc);
+    first = { name: named, key: '', value: doc, pointer: '', form: 'flat', parent: null };
+  }
   const wrappedWhole = first.form === 'key'; // {sidecar_info, data: {op1, op2}}
   if (!wrappedWhole && Object.hasOwn(doc, first.name)) return keyFormOf(doc);
+  const fileKeyed = first.key === '' && Object.hasOwn(file, first.name);
   const moved =
     first.form === 'flat'
-      ? (k: string) => k !== SIDECAR_INFO_KEY && !isKnownOperationKey(k)
+      ? (k: string) => k !== SIDECAR_INFO_KEY && !isKnownOperationKey(k) && !(fileKeyed && Object.hasOwn(file, k))
       : (k: string) => k === 'data' && (!wrappedWhole || isPlainObject(doc.data));
   if (!Object.keys(doc).some(moved)) return keyFormOf(doc);
   const out = {} as JsonObject;
