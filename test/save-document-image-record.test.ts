@@ -144,3 +144,16 @@ test('two workers that each read the sidecar, set their own operation and send t
   await saveSidecar(image, 'face_detection', cloneJson(readD), { merge: 'document', base: readD });
   assert.deepEqual((await readSidecar(image)).face_detection, { run: 3 }, 'sent back as read: the newer result stays');
 });
+
+test('a document built from the JSON copy kept beside the .bin, sent with the caller\'s own base (its last read of the .bin): an entry as the JSON copy holds it is no change either (its stale value reverted a newer result)', async (t) => {
+  const dir = testDir(t);
+  const image = putFile(dir, 'K.jpg', 'jpeg');
+  writeFileSync(`${dir}/K.json`, JSON.stringify({ face_detection: { v: 0 }, yolov8: { v: 0 }, sidecar_info: { operation_type: 'face_detection', last_updated: '2020-01-01T00:00:00' } }));
+  await saveSidecar(image, 'yolov8', { v: 1 }, { format: 'bin' }); // the .bin, the JSON kept beside it
+  const view = cloneJson(await readSidecar(image));
+  const doc = JSON.parse(readFileSync(`${dir}/K.json`, 'utf8')) as JsonObject; // the pipeline's own load
+  doc.face_detection = { v: 0 }; // a deterministic run again: the same result
+  doc.sidecar_info = { ...(doc.sidecar_info as JsonObject), last_updated: '2030-01-01T00:00:00', last_operation: 'face_detection' };
+  await saveSidecar(image, 'face_detection', doc, { merge: 'document', base: view });
+  assert.deepEqual((await readSidecar(image)).yolov8, { v: 1 });
+});

@@ -136,12 +136,13 @@ function valueText(obj: JsonObject, key: string): string {
 
 /**
  * Put `value[key]` into `into[key]`. A backend map is merged backend by backend (each backend's
- * result replaced whole) into an existing object. `base`: what the caller could read of this
- * sidecar (the JSON copy kept beside a `.bin`; a whole-document save is built from it): an entry
- * the caller sends back unchanged from it is no change, so a newer value in `into` stays.
+ * result replaced whole) into an existing object. `bases`: what the caller could have read of this
+ * sidecar (the read it names, the JSON copy kept beside a `.bin`: a whole-document save is built
+ * from one of them): an entry the caller sends back unchanged from one is no change, so a newer
+ * value in `into` stays.
  */
-function putEntry(into: JsonObject, from: JsonObject, key: string, base: JsonObject | undefined, insideBackendMap = false): void {
-  if (base !== undefined && Object.hasOwn(base, key) && sameEntry(from, key, base, key)) return;
+function putEntry(into: JsonObject, from: JsonObject, key: string, bases: readonly JsonObject[], insideBackendMap = false): void {
+  if (bases.some((base) => Object.hasOwn(base, key) && sameEntry(from, key, base, key))) return;
   const value = from[key];
   const current = Object.hasOwn(into, key) ? into[key] : undefined;
   // Into a map of backend results only, one level only: a backend's result is replaced whole, even
@@ -149,8 +150,8 @@ function putEntry(into: JsonObject, from: JsonObject, key: string, base: JsonObj
   // (`{"success": true, ...}`) by one holding only objects. Merged, a failed run kept the old
   // result's `success` and objects beside its error, and a player gone from a new result stayed.
   if (!insideBackendMap && isBackendMap(value) && isBackendMap(current)) {
-    const baseMap = base !== undefined && isPlainObject(base[key]) ? base[key] : undefined;
-    for (const b of orderedKeys(value)) putEntry(current, value, b, baseMap, true);
+    const baseMaps = bases.map((base) => base[key]).filter(isPlainObject);
+    for (const b of orderedKeys(value)) putEntry(current, value, b, baseMaps, true);
     return;
   }
   setKey(into, key, value, from);
@@ -180,6 +181,12 @@ interface MergeHow {
   backend?: string;
   /** The caller's view of the sidecar (putEntry), when it is not the file merged into. */
   base?: JsonObject;
+  /**
+   * The JSON copy kept beside the file, when the caller names its own base: a document built from
+   * that copy instead (the pipeline loads `<stem>.json` itself) sends its stale entries back as
+   * the copy holds them, and they are no change either.
+   */
+  keptCopy?: JsonObject;
   /** `value`'s number note when it is a bare number (SaveOptions.dataNote). */
   note?: NumberNote;
 }
@@ -204,14 +211,14 @@ function holding(key: string, value: JsonValue, note: NumberNote | undefined): J
  * changes anything else says what it saves by that; one not stamped is a document sent back as
  * read. Otherwise undefined.
  */
-function freshOperation(doc: JsonObject, base: JsonObject, current: JsonObject): string | undefined {
+function freshOperation(doc: JsonObject, bases: readonly JsonObject[], current: JsonObject): string | undefined {
   const info = isPlainObject(doc.sidecar_info) ? doc.sidecar_info : undefined;
   const last = info?.last_operation;
   if (info === undefined || typeof last !== 'string' || last === 'sidecar_info' || !Object.hasOwn(doc, last)) return undefined;
-  const baseInfo = isPlainObject(base.sidecar_info) ? base.sidecar_info : undefined;
-  if (typeof info.last_updated !== 'string' || info.last_updated === baseInfo?.last_updated) return undefined;
+  const stampOf = (view: JsonObject) => (isPlainObject(view.sidecar_info) ? view.sidecar_info.last_updated : undefined);
+  if (typeof info.last_updated !== 'string' || bases.some((base) => info.last_updated === stampOf(base))) return undefined;
   const asRead = (key: string, view: JsonObject) => Object.hasOwn(view, key) && sameEntry(doc, key, view, key);
-  for (const key of Object.keys(doc)) if (key !== 'sidecar_info' && !asRead(key, base) && !asRead(key, current)) return undefined;
+  for (const key of Object.keys(doc)) if (key !== 'sidecar_info' && !bases.some((base) => asRead(key, base)) && !asRead(key, current)) return undefined;
   return last;
 }
 
@@ -236,7 +243,7 @@ function mergeOperation(existingAsRead: JsonObject, imagePath: string, loc: Side
   // keyFormOf): the file, and a whole document read from such a file and the read it came from.
   const existing = keyFormOf(existingAsRead);
   const value = howAsSent.document && isPlainObject(sent) ? keyFormLike(sent, existingAsRead) : sent;
-  const how = howAsSent.base !== undefined ? { ...howAsSent, base: keyFormOf(howAsSent.base) } : howAsSent;
+  const how = { ...howAsSent, base: howAsSent.base && keyFormOf(howAsSent.base), keptCopy: howAsSent.keptCopy && keyFormOf(howAsSent.keptCopy) };
   const prior = existing.sidecar_info;
   const info: JsonObject = isPlainObject(prior) ? prior : {};
   const saved: Saved = { operations: [operation], last: operation };
@@ -245,14 +252,15 @@ function mergeOperation(existingAsRead: JsonObject, imagePath: string, loc: Side
     // still merged against the kept JSON backend by backend (the backends it carries are the
     // JSON's; which one was computed, the document does not say).
     const baseInfo = how.base !== undefined && isPlainObject(how.base.sidecar_info) ? how.base.sidecar_info : undefined;
-    const fresh = how.base === undefined ? undefined : freshOperation(value, how.base, existing);
+    const bases = [how.base, how.keptCopy].filter((b): b is JsonObject => b !== undefined);
+    const fresh = bases.length === 0 ? undefined : freshOperation(value, bases, existing);
     const changed: string[] = [];
     for (const key of orderedKeys(value)) {
       if (key === 'sidecar_info') continue;
       const before = entryText(existing, key);
       // (A backend map holding one backend says which one ran: taken as sent too.)
       const asSent = key === fresh && (!isBackendMap(value[key]) || Object.keys(value[key]).length === 1);
-      putEntry(existing, value, key, asSent ? undefined : how.base);
+      putEntry(existing, value, key, asSent ? [] : bases);
       if (key === fresh || entryText(existing, key) !== before) changed.push(key);
     }
     // `last_operation` is the one the call names, unless the document is stamped anew (its
@@ -290,7 +298,7 @@ function mergeOperation(existingAsRead: JsonObject, imagePath: string, loc: Side
     setKey(map, how.backend, value, holding(how.backend, value, how.note));
     if (current === undefined) setKey(existing, operation, map);
   } else {
-    putEntry(existing, holding(operation, value, how.note), operation, undefined);
+    putEntry(existing, holding(operation, value, how.note), operation, []);
   }
   if (typeof info.operation_type !== 'string') info.operation_type = operation;
   if (typeof info.created_at !== 'string') info.created_at = now;
@@ -432,7 +440,7 @@ export async function saveSidecar(imagePath: string, operation: string, data: Js
     const sentRecord = opts.merge === 'document' && isPlainObject(data) ? recordedImageName(data) : null;
     const { target, format, existing, readAs, encryptWith, effective, base } = chooseTarget(loc, imagePath, opts, sentRecord);
     const now = isoTimestamp((opts.now ?? (() => new Date()))());
-    const { merged, saved } = mergeOperation(existing, imagePath, loc, operation, data, now, { document: opts.merge === 'document', backend: opts.backend, base: opts.base !== undefined && isPlainObject(opts.base) ? opts.base : readFrom(data, existing, base), note: opts.dataNote });
+    const { merged, saved } = mergeOperation(existing, imagePath, loc, operation, data, now, { document: opts.merge === 'document', backend: opts.backend, ...basesOf(opts.base, readFrom(data, existing, base)), note: opts.dataNote });
     // A games list at the top (or under `data`) is a folder report's (docs/PAIRING.md §7): reads
     // would pass over the file as another tool's, and the image's results would be lost from view.
     if (hasReportContent(merged)) {
@@ -488,6 +496,12 @@ function readFrom(data: JsonValue, existing: JsonObject, base: JsonObject | unde
   const stamp = (doc: JsonObject | JsonValue | undefined) => (isPlainObject(doc) && isPlainObject(doc.sidecar_info) && typeof doc.sidecar_info.last_updated === 'string' ? doc.sidecar_info.last_updated : undefined);
   const sent = stamp(data);
   return sent !== undefined && sent === stamp(existing) && sent !== stamp(base) ? undefined : base;
+}
+
+/** The caller's base when it names one, with the kept JSON copy beside it; else the kept copy as the base. */
+function basesOf(named: JsonObject | undefined, keptCopy: JsonObject | undefined): { base?: JsonObject; keptCopy?: JsonObject } {
+  if (named === undefined || !isPlainObject(named)) return { base: keptCopy };
+  return keptCopy === undefined ? { base: named } : { base: named, keptCopy };
 }
 
 interface SaveTarget {
