@@ -20,7 +20,8 @@ import { recordedImageName } from '../analysis/image-identity.js';
 import { vectorsOf } from '../analysis/dataset.js';
 import { DEFAULT_EMBEDDING_DIM } from '../vocabulary.js';
 import { LITTLE_ENDIAN_HOST } from '../byte-order.js';
-import { isArrayIndexKey, tapeString } from './skeleton.js';
+import { tapeString } from './skeleton.js';
+import { isIndexKey } from '../formats/key-order.js';
 import { floatBlockSpots, keyStringOf, keyStrings, primedKeyCount, scanCheckedKeys, TAPE, type Scanned } from './scanner.js';
 
 /** The primed key ids the walk compares with (assembly/scanner.ts PRIMED_KEYS: a primed key always comes as its id). */
@@ -253,7 +254,7 @@ function walk(ids: KeyIds, req: DatasetRequest, namesImage: boolean): DatasetRow
     else {
       if (id === ids.data || id === ids.games) throw UNSURE;
       const key = keyAt(i);
-      if (isArrayIndexKey(key)) throw UNSURE; // a JavaScript object lists it first: not the tape's order
+      if (isIndexKey(key)) throw UNSURE; // a JavaScript object lists it first: not the tape's order
       const name = normalizeOperationName(key);
       if (name !== key) aliased = true;
       if (!known && isKnownOperationKey(key)) known = true;
@@ -338,7 +339,7 @@ function resultNodes(ids: KeyIds, obj: number, name: string, backend: string | n
     const v = afterKey(i);
     if (kindAt(v) === TAPE.OBJ_START && descended(id)) {
       const key = id === ids.data ? null : keyAt(i);
-      if (key !== null && isArrayIndexKey(key)) throw UNSURE;
+      if (key !== null && isIndexKey(key)) throw UNSURE;
       resultNodes(ids, v, name, key ?? backend, depth + 1, dim, out, found);
     }
     i = skip(v);

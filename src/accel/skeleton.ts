@@ -29,6 +29,7 @@ import type { JsonObject, JsonValue } from '../types.js';
 import { isFloatValue, noteFloat, noteInt, parseNumberToken } from '../formats/numbers.js';
 import { clearEncodedSizes, floatRunSize, headSize, markFloatBlock, numberSize, recordEncodedSize, stringSize } from '../formats/cbor.js';
 import { consumedTape, keyStringOf, keyStrings, rollbackKeys, TAPE } from './scanner.js';
+import { isIndexKey } from '../formats/key-order.js';
 
 const GIVE_UP = Object.freeze({ giveUp: true });
 
@@ -457,7 +458,7 @@ function skipCheckingKeys(i: number, open: (string[] | Set<string> | null)[], re
         const key = keyAt(i);
         if (key === undefined) return -1;
         i = afterKey;
-        if (refuseIndexKeys && isArrayIndexKey(key)) return -1;
+        if (refuseIndexKeys && isIndexKey(key)) return -1;
         const keys = open[open.length - 1];
         if (Array.isArray(keys)) {
           if (keys.includes(key)) return -1;
@@ -493,22 +494,6 @@ function skipArray(): void {
   const end = skipCheckingKeys(at, [null]);
   if (end < 0) throw GIVE_UP;
   at = end;
-}
-
-/**
- * A key a JavaScript object moves to the front, in ascending order (an array index: "0" to
- * "4294967294" in canonical form): an object built from the text does not keep it where written.
- */
-export function isArrayIndexKey(k: string): boolean {
-  const n = k.length;
-  if (n === 0 || n > 10) return false;
-  const c0 = k.charCodeAt(0);
-  if (c0 < 0x30 || c0 > 0x39 || (c0 === 0x30 && n > 1)) return false;
-  for (let i = 1; i < n; i++) {
-    const c = k.charCodeAt(i);
-    if (c < 0x30 || c > 0x39) return false;
-  }
-  return n < 10 || Number(k) <= 4294967294;
 }
 
 /**
