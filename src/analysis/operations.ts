@@ -303,40 +303,9 @@ export function forEachOperation(data: JsonObject, visit: (op: OperationEntry) =
  * beside them: merged as they were, they read as operations named `faces` or `data`.
  */
 export function keyFormOf(doc: JsonObject): JsonObject {
-  const entries: OperationEntry[] = [];
-  forEachOperation(doc, (op) => {
-    entries.push(op);
-  });
-  const first = entries[0];
+  const first = firstOperation(doc);
   if (first === undefined || (first.form === 'key' && first.parent === doc) || (first.form === 'wrapped' && first.name === first.key)) return doc;
-  const out = {} as JsonObject;
-  const order: string[] = [];
-  const put = (into: JsonObject, keys: string[], key: string, value: JsonValue, from: JsonObject | null, fromKey: string) => {
-    Object.defineProperty(into, key, { value, writable: true, enumerable: true, configurable: true });
-    if (from !== null) carryNote(from, fromKey, into, key);
-    keys.push(key);
-  };
-  if (first.form === 'flat') {
-    const result = {} as JsonObject;
-    const resultOrder: string[] = [];
-    for (const k of orderedKeys(doc)) {
-      if (k === SIDECAR_INFO_KEY) put(out, order, k, doc[k], doc, k);
-      else {
-        if (!Object.hasOwn(out, first.name)) put(out, order, first.name, result, null, '');
-        put(result, resultOrder, k, doc[k], doc, k);
-      }
-    }
-    noteKeyOrder(result, resultOrder);
-  } else {
-    // One operation wrapped: its `data` renamed; a whole sidecar wrapped: its operations in its place.
-    for (const k of orderedKeys(doc)) {
-      if (k !== first.pointer.slice(1).split('/')[0] || k === SIDECAR_INFO_KEY) put(out, order, k, doc[k], doc, k);
-      else if (first.form === 'wrapped') put(out, order, first.name, doc[k], doc, k);
-      else for (const e of entries) put(out, order, e.key, e.value, e.parent, e.key);
-    }
-  }
-  noteKeyOrder(out, order);
-  return out;
+  return reshaped(doc, first, null) ?? doc;
 }
 
 /**
@@ -349,11 +318,7 @@ export function keyFormOf(doc: JsonObject): JsonObject {
  * keyFormOf reshapes it.
  */
 export function keyFormLike(doc: JsonObject, file: JsonObject): JsonObject {
-  const entries: OperationEntry[] = [];
-  forEachOperation(file, (op) => {
-    entries.push(op);
-  });
-  let first = entries[0];
+  let first = firstOperation(file);
   if (first === undefined) return keyFormOf(doc);
   if (first.form === 'key' && first.parent === file) {
     // A flat read sent back after another save reshaped the file: the document's operation_type
@@ -362,18 +327,39 @@ export function keyFormLike(doc: JsonObject, file: JsonObject): JsonObject {
     if (named === null || Object.hasOwn(doc, named) || !Object.hasOwn(file, named) || !hasResultMarker(doc)) return keyFormOf(doc);
     first = { name: named, key: '', value: doc, pointer: '', form: 'flat', parent: null };
   }
-  const wrappedWhole = first.form === 'key'; // {sidecar_info, data: {op1, op2}}
-  if (!wrappedWhole && Object.hasOwn(doc, first.name)) return keyFormOf(doc);
-  const fileKeyed = first.key === '' && Object.hasOwn(file, first.name);
+  if (first.form !== 'key' && Object.hasOwn(doc, first.name)) return keyFormOf(doc);
+  // Fields the reshaped file holds at the top level (its other operations) stay there.
+  const keptAtTop = first.form === 'flat' && Object.hasOwn(file, first.name) ? file : null;
+  return reshaped(doc, first, keptAtTop) ?? keyFormOf(doc);
+}
+
+/** The first operation of `doc` as forEachOperation finds it. */
+function firstOperation(doc: JsonObject): OperationEntry | undefined {
+  let first: OperationEntry | undefined;
+  forEachOperation(doc, (op) => {
+    first ??= op;
+  });
+  return first;
+}
+
+/**
+ * `doc` laid out as `first`, its layout, says: a flat result's fields (all but `sidecar_info`,
+ * the known operations and the keys of `keptAtTop`) under its operation's name; one operation
+ * wrapped: `data` renamed; a whole sidecar wrapped (`first` an operation inside `data`): the
+ * operations of `data` in its place, a key of the document's own taking precedence. Null when
+ * nothing of `doc` is in that layout.
+ */
+function reshaped(doc: JsonObject, first: OperationEntry, keptAtTop: JsonObject | null): JsonObject | null {
+  const wrappedWhole = first.form === 'key';
   const moved =
     first.form === 'flat'
-      ? (k: string) => k !== SIDECAR_INFO_KEY && !isKnownOperationKey(k) && !(fileKeyed && Object.hasOwn(file, k))
+      ? (k: string) => k !== SIDECAR_INFO_KEY && !isKnownOperationKey(k) && !(keptAtTop !== null && Object.hasOwn(keptAtTop, k))
       : (k: string) => k === 'data' && (!wrappedWhole || isPlainObject(doc.data));
-  if (!Object.keys(doc).some(moved)) return keyFormOf(doc);
+  if (!Object.keys(doc).some(moved)) return null;
   const out = {} as JsonObject;
   const order: string[] = [];
   const put = (into: JsonObject, keys: string[], key: string, value: JsonValue, from: JsonObject, fromKey: string) => {
-    if (Object.hasOwn(into, key)) return; // the document's own top-level key wins over a lifted one
+    if (Object.hasOwn(into, key)) return;
     Object.defineProperty(into, key, { value, writable: true, enumerable: true, configurable: true });
     carryNote(from, fromKey, into, key);
     keys.push(key);
