@@ -3,9 +3,9 @@
  * itself after a migration to `.bin` leaves its newest results in a file every read passes over.
  * One rule for the scan's `kept-newer` finding (validate's warning) and read's `kept` message.
  */
-import { statSync } from 'node:fs';
 import { decodeSidecar, deepEqualJson } from '../formats/codec.js';
 import { DEFAULT_MAX_FILE_SIZE, readFileLimitedSync } from '../fs/read-file.js';
+import { statIdentity } from '../fs/identity.js';
 
 /**
  * Of `kept`, the copies modified after `read` whose data is not `read`'s (a copy made newer with
@@ -24,12 +24,9 @@ export function newerKeptCopies(read: string, kept: readonly string[]): string[]
   });
 }
 
+/** A sidecar's mtime (ns), through its symlink; null when no regular file is there. */
 function mtimeNsOf(path: string): bigint | null {
-  try {
-    return statSync(path, { bigint: true, throwIfNoEntry: false })?.mtimeNs ?? null;
-  } catch {
-    return null;
-  }
+  return statIdentity(path)?.mtimeNs ?? null;
 }
 
 function dataOf(path: string): ReturnType<typeof decodeSidecar>['data'] | undefined {
