@@ -6,6 +6,7 @@
 import { closeSync, fsyncSync, openSync, readdirSync, readFileSync, renameSync, statSync, unlinkSync, writeSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { spawnSync } from 'node:child_process';
+import { atOnce } from './at-once.js';
 import { foldersOf, forEachListed } from './lists.js';
 import { percentile } from './measure.js';
 import type { BenchIndex, OpSpec } from './protocol.js';
@@ -430,6 +431,8 @@ function pythonEmbeddingsOp(spec: Extract<OpSpec, { op: 'python-embeddings' }>):
 
 export async function runOp(spec: OpSpec): Promise<Timed> {
   switch (spec.op) {
+    case 'at-once':
+      return atOnce(spec.specs);
     case 'export-dataset':
       return exportDatasetOp(spec);
     case 'python-embeddings':

@@ -69,7 +69,13 @@ export type OpSpec =
    */
   | { op: 'python-embeddings'; python: string; script: string; list: string }
   /** In-memory codec figures on realistic sidecars. */
-  | { op: 'codec'; count: number; seed: number };
+  | { op: 'codec'; count: number; seed: number }
+  /**
+   * The given runs started together, each a runner process of its own (at-once.ts): a run split
+   * perfectly over the machine's cores, with no cost of its own for splitting, takes at least the
+   * wall of N of it at once divided by N — the bound of a design that would split it.
+   */
+  | { op: 'at-once'; specs: OpSpec[] };
 
 /**
  * What the one-thread inspect op does per file: validate's inspection (the default), todo's probe,

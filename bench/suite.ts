@@ -479,6 +479,13 @@ export class Bench {
     fs.rmSync(dir, { recursive: true, force: true });
     fs.mkdirSync(dir, { recursive: true });
     const { live, clear, save, place } = indexStates(dir);
+    // A second live index for the runs measured two at once (each run its own copy of the state).
+    fs.mkdirSync(path.join(dir, 'b'));
+    const twin = indexStates(path.join(dir, 'b'));
+    const placeBoth = (from: string) => () => {
+      place(from)();
+      twin.place(from)();
+    };
     // The index a first run of another command leaves (stats' for validate and format-stats,
     // validate's for stats): a user's first validate after a stats, each command with its own results.
     const otherFirst = (op: string) => path.join(dir, `${op === 'stats' ? 'validate' : 'stats'}.other-first`);
@@ -488,7 +495,9 @@ export class Bench {
       fs.copyFileSync(live, path.join(dir, `${other}.other-first`));
     }
     for (const op of ['validate', 'stats', 'format-stats'] as const) {
-      const spec = (index: boolean, folderRecords?: false): OpSpec => ({ op, root: l.root, engine: 'auto' as const, workers: w, ...(index ? { index: { path: live, ...(folderRecords === false ? { folderRecords } : {}) } } : {}) });
+      const spec = (index: boolean, folderRecords?: false, at = live): OpSpec => ({ op, root: l.root, engine: 'auto' as const, workers: w, ...(index ? { index: { path: at, ...(folderRecords === false ? { folderRecords } : {}) } } : {}) });
+      // The bound of a run split over both cores (bench/at-once.ts): two of it at once, each on its own copy of the index.
+      const twoAtOnce: OpSpec = { op: 'at-once', specs: [spec(true), spec(true, undefined, twin.live)] };
       const afterFirst = path.join(dir, `${op}.after-first`);
       const afterSecond = path.join(dir, `${op}.after-second`);
       clear();
@@ -514,7 +523,7 @@ export class Bench {
       for (let k = 0; k < 4 && !settled; k++) settled = (runChild(perFileSpec).detail.index as { written?: boolean } | undefined)?.written !== true;
       if (!settled) throw new Error('index runs: a run with folder records off still writes the index after 4 runs on an unchanged tree');
       save(perFile);
-      const [none, first, otherFirstRun, second, later, steady, perFileRun] = measureRounds(
+      const [none, first, otherFirstRun, second, later, steady, perFileRun, secondSplit, laterSplit] = measureRounds(
         [
           { label: `${op} --no-index`, spec: spec(false) },
           { label: `${op} first run (empty index)`, spec: spec(true), prepare: clear },
@@ -523,6 +532,8 @@ export class Bench {
           { label: `${op} later run, unchanged tree`, spec: spec(true), prepare: place(afterSecond) },
           { label: `${op} served run, unchanged tree`, spec: spec(true), prepare: place(served) },
           { label: `${op} every folder made again, nothing stored`, spec: perFileSpec, prepare: place(perFile) },
+          { label: `${op} two second runs at once (half their wall)`, spec: twoAtOnce, prepare: placeBoth(afterFirst) },
+          { label: `${op} two later runs at once (half their wall)`, spec: twoAtOnce, prepare: placeBoth(afterSecond) },
         ],
         Math.max(this.args.runs, INDEX_MIN_ROUNDS),
       );
@@ -534,6 +545,8 @@ export class Bench {
       this.add(`runs.${op}.later`, label('later run, unchanged tree (the third: stores the first share of folder records)'), later, l.sidecarFiles, l.sidecarBytes, this.jsonFloors);
       this.add(`runs.${op}.served`, label(`served run, unchanged tree (every folder's records stored: after ${storing} runs)`), steady, l.sidecarFiles, l.sidecarBytes, this.jsonFloors);
       this.add(`runs.${op}.per-file`, label('every folder made again from per-file results, nothing stored (folder records off)'), perFileRun, l.sidecarFiles, l.sidecarBytes, this.jsonFloors);
+      this.add(`runs.${op}.second-split`, label('bound: the second run split perfectly over two cores (two second runs at once, half their wall)'), secondSplit, l.sidecarFiles, l.sidecarBytes, this.jsonFloors);
+      this.add(`runs.${op}.later-split`, label('bound: the later run split perfectly over two cores (two later runs at once, half their wall)'), laterSplit, l.sidecarFiles, l.sidecarBytes, this.jsonFloors);
       Object.assign(this.results.extra, {
         [`index runs: ${op} index bytes after the first run, after the second`]: [fs.statSync(afterFirst).size, fs.statSync(afterSecond).size],
         [`index runs: ${op} CPU ms (no-index, first, first after another command, second, later, served, every folder made again)`]: [none, first, otherFirstRun, second, later, steady, perFileRun].map((o) => (isFailure(o) ? null : Number(o.detail.cpuMs ?? NaN))),

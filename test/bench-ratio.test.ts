@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { OPT_IN_SECTIONS, SECTIONS } from '../bench/args.js';
-import { measureRounds, measurePair, timeRatio, type Measurement } from '../bench/measure.js';
+import { measureRounds, measurePair, runChild, timeRatio, type Measurement } from '../bench/measure.js';
 import { figure } from '../bench/results.js';
 import { testDir } from './helpers/tree.js';
 
@@ -33,6 +33,19 @@ test('the rounds a measurement was made in reach its figure', () => {
   assert.deepEqual(f.runsCpuMs, [1, 2, 3]);
   const alone = figure({ id: 'y', label: 'y', outcome: { ms: 10, runsMs: [10], maxRssKB: null, detail: {} }, files: 1, bytes: 1 });
   assert.ok(!('error' in alone) && alone.rounds === undefined);
+});
+
+test('runs measured at once start together and count as one run split that many ways (the split bound)', (t) => {
+  const root = testDir(t, 'isc-bench-at-once-');
+  const walk = { op: 'floor-walk' as const, root };
+  const s = runChild({ op: 'at-once', specs: [walk, walk] });
+  const runs = s.detail.runsMs as number[];
+  assert.equal(runs.length, 2, 'both runs reported');
+  assert.ok(runs.every((ms) => ms > 0));
+  assert.equal(s.ms, Math.max(...runs) / 2, 'the longest of the two, halved');
+  assert.equal(s.maxRssKB, null, "the runner's own RSS says nothing of its children");
+  // A run that fails makes the whole measurement fail, with its message.
+  assert.throws(() => runChild({ op: 'at-once', specs: [walk, { op: 'floor-walk', root: `${root}/missing` }] }), /floor-walk \(run at once with others\) exited with 2/);
 });
 
 test('every step of one measureRounds call shares its set of rounds, and the next call has another', (t) => {
