@@ -820,6 +820,37 @@ test('2 relink: an image saved to where it now is (its file records the same ima
   }
 });
 
+test('2 relink: an orphan rewritten with the same size after it was hashed into the manifest stays where it is (moved, restore refused to undo it: sha256 mismatch)', async () => {
+  const root = makeTree({ 'a/IMG_1.jpg': bytes(4000, 3), b: { dir: true } });
+  try {
+    const orphan = join(root, 'a/IMG_1.json');
+    fs.writeFileSync(orphan, identitySidecar(join(root, 'a/IMG_1.jpg'), false));
+    fs.renameSync(join(root, 'a/IMG_1.jpg'), join(root, 'b/P_1.jpg')); // a plain mv: a/IMG_1.json is an orphan
+    // A writer holds the image's lock while relink hashes the orphan into its manifest and waits ...
+    const lock = acquireSidecarLockSync(lockKeyForImage(join(root, 'b'), 'P_1.jpg'));
+    const run = cliMv(['relink', root]);
+    let rewritten = '';
+    try {
+      await waitFor(() => fs.existsSync(join(root, QUARANTINE_DIR)) && fs.readdirSync(join(root, QUARANTINE_DIR)).some((d) => fs.existsSync(join(root, QUARANTINE_DIR, d, 'manifest.json'))));
+      // ... and another tool rewrites the orphan by temp file and rename: same size, other bytes.
+      const before = fs.readFileSync(orphan, 'utf8');
+      rewritten = before.replace('0.9', '0.8');
+      assert.equal(rewritten.length, before.length);
+      fs.writeFileSync(`${orphan}.tmp`, rewritten);
+      fs.renameSync(`${orphan}.tmp`, orphan);
+    } finally {
+      lock.release();
+    }
+    const r = await run;
+    assert.equal(r.code, 1, r.stderr);
+    assert.match(r.stderr + r.stdout, /changed or replaced since it was hashed/);
+    assert.equal(fs.readFileSync(orphan, 'utf8'), rewritten, 'the rewritten orphan stays where it is');
+    assert.deepEqual(names(join(root, 'b')), ['P_1.jpg']);
+  } finally {
+    removeTree(root);
+  }
+});
+
 test('2 relink: a JPEG moved beside its RAW (whose IMG_1.json records the RAW) gets its orphaned file back in the name-ext form (it was ambiguous: "a sidecar of its own")', async () => {
   const root = makeTree({ 'a/IMG_1.JPG': bytes(500, 3), 'c/IMG_1.CR2': bytes(900, 4) });
   try {

@@ -27,11 +27,11 @@ export async function hashRegularFile(path: string): Promise<{ sha256: string; s
 }
 
 /** hashRegularFile for many small files (relink's orphans): synchronous, without the thread pool's round trips. */
-export function hashRegularFileSync(path: string): { sha256: string; size: number } {
+export function hashRegularFileSync(path: string): { sha256: string; size: number; snapshot: FileSnapshot } {
   const h = createHash('sha256');
   try {
-    const size = streamRegularFileSync(path, READ_NOFOLLOW_FLAGS, (bytes) => h.update(bytes), notRegular);
-    return { sha256: h.digest('hex'), size };
+    const snapshot = streamRegularFileSync(path, READ_NOFOLLOW_FLAGS, (bytes) => h.update(bytes), notRegular);
+    return { sha256: h.digest('hex'), size: snapshot.size, snapshot };
   } catch (e) {
     throw hashError(e, path);
   }

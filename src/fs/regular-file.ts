@@ -51,7 +51,7 @@ let chunk: Buffer | null = null;
  * Stream a regular file's bytes to `onChunk` (each chunk is only valid during the call), and return
  * how many there were. Throws SidecarError (the fs error, or `refuse(path)`: `notRegularFile`).
  */
-export function streamRegularFileSync(path: string, flags: number, onChunk: (bytes: Buffer) => void, refuse: (path: string) => Error = errors.notRegularFile): number {
+export function streamRegularFileSync(path: string, flags: number, onChunk: (bytes: Buffer) => void, refuse: (path: string) => Error = errors.notRegularFile): StreamedFile {
   let fd: number;
   try {
     fd = openSync(path, flags);
@@ -59,7 +59,8 @@ export function streamRegularFileSync(path: string, flags: number, onChunk: (byt
     throw errors.fromFs(e, path);
   }
   try {
-    if (!fstatSync(fd).isFile()) throw refuse(path);
+    const st = fstatSync(fd);
+    if (!st.isFile()) throw refuse(path);
     const buf = (chunk ??= Buffer.allocUnsafe(CHUNK));
     let size = 0;
     for (;;) {
@@ -68,7 +69,7 @@ export function streamRegularFileSync(path: string, flags: number, onChunk: (byt
       onChunk(n === CHUNK ? buf : buf.subarray(0, n));
       size += n;
     }
-    return size;
+    return { size, dev: st.dev, ino: st.ino, mtimeMs: st.mtimeMs, ctimeMs: st.ctimeMs };
   } catch (e) {
     throw errors.fromFs(e, path);
   } finally {

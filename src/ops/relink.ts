@@ -21,7 +21,7 @@ import * as fs from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { mkdir, realpath } from 'node:fs/promises';
 import { errors, isSidecarError, type ErrorCode } from '../errors.js';
-import { hashRegularFileSync } from '../fs/file-hash.js';
+import { hashRegularFileSync, sameFile, type FileSnapshot } from '../fs/file-hash.js';
 import { fsyncDirs } from '../fs/dir-sync.js';
 import { relJoin } from '../fs/rel-path.js';
 import { acquireSidecarLockSync, DEFAULT_LOCK_STALE_MS, DEFAULT_LOCK_TIMEOUT_MS, type HeldLock } from '../fs/lock.js';
@@ -584,7 +584,7 @@ async function act(rootAbs: string, matches: RelinkMatch[], created: Date, repor
       const link = linkReading(linked, m.path);
       if (link !== undefined) throw errors.conflict(`the sidecar link ${link} reads this file; left in place`, [m.path, link]);
       const h = hashRegularFileSync(m.path);
-      return { ...m, entry: { rel: m.rel, size: h.size, sha256: h.sha256, moved_to: m.toRel } as ManifestEntry };
+      return { ...m, hashedAs: h.snapshot, entry: { rel: m.rel, size: h.size, sha256: h.sha256, moved_to: m.toRel } as ManifestEntry };
     } catch (e) {
       skip(report, m.rel, e);
       return null;
@@ -605,7 +605,7 @@ async function moveUnder(
   rootReal: string,
   base: string,
   librarySignal: AbortSignal,
-  hashed: (RelinkMove & { image: string; atPlan: ReadonlyMap<string, number>; entry: ManifestEntry })[],
+  hashed: (RelinkMove & { image: string; atPlan: ReadonlyMap<string, number>; hashedAs: FileSnapshot; entry: ManifestEntry })[],
   created: Date,
   report: RelinkReport,
   exts: ReadonlySet<string>,
@@ -671,7 +671,9 @@ async function moveUnder(
       try {
         for (const k of keys) held.push(imageLock(k));
         const st = fs.lstatSync(h.path, { throwIfNoEntry: false });
-        if (!st?.isFile() || st.size !== h.entry.size) throw errors.conflict('changed since the plan; left alone', [h.path]);
+        // The file hashed into the manifest, still (a same-size rewrite would be moved with the
+        // manifest's sha256 of the file it replaced: restore would then refuse to undo it).
+        if (!st?.isFile() || !sameFile(st, h.hashedAs)) throw errors.conflict('changed or replaced since it was hashed; left alone', [h.path]);
         if (!fs.lstatSync(h.image, { throwIfNoEntry: false })) throw errors.notFound(h.image, 'image');
         // A sidecar of its own saved since the plan: the orphan beside it would hide that newer
         // result, or be hidden by it (the file as it was, a second name of this orphan, and the files

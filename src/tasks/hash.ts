@@ -43,7 +43,7 @@ export interface HashResult {
 /** Stream one regular file through a keyed sha256, never following a symlink swapped in (fs/regular-file.ts). Throws SidecarError. */
 function hashFileBytes(path: string, rel: string): { size: number; digest: string } {
   const h = beginKeyed(rel);
-  const size = streamRegularFileSync(path, READ_NOFOLLOW_FLAGS, (bytes) => h.update(bytes));
+  const { size } = streamRegularFileSync(path, READ_NOFOLLOW_FLAGS, (bytes) => h.update(bytes));
   return { size, digest: endKeyed(h) };
 }
 
