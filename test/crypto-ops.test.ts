@@ -116,6 +116,20 @@ describe('encryption: per-image reads and saves', () => {
     assert.ok(fallback.findings.some((f) => f.code === 'fallback'));
   });
 
+  it('RAW+JPEG sharing an encrypted stem file and an older plaintext copy: a save with a key that cannot open the encrypted file stops where a read does (regression: it merged into the older copy and its new own file hid the newest results, exit 0)', async (t) => {
+    const root = testDir(t);
+    const x = image(root, 'IMG_1.jpg', 'bin', A);
+    putFile(root, 'IMG_1.json', encodeSidecar({ face_detection: { version: 'OLD' } }, 'json'));
+    putFile(root, 'IMG_1.CR2', 'raw'); // both files are shared now
+    const before = fs.readdirSync(root).sort();
+    await rejects(readSidecar(x.image, { keyring: B }), 'CORRUPT', /authentication failed: wrong key/);
+    await rejects(saveSidecar(x.image, 'yolov8', { objects: [] }, { keyring: B, format: 'bin' }), 'CORRUPT', /authentication failed: wrong key/);
+    await rejects(saveSidecar(path.join(root, 'IMG_1.CR2'), 'yolov8', { objects: [] }, { keyring: B, format: 'bin' }), 'CORRUPT', /authentication failed: wrong key/);
+    assert.deepEqual(fs.readdirSync(root).sort(), before, 'nothing written');
+    // With its key the newest data is read, and a save goes on from it.
+    assert.deepEqual((await readSidecar(x.image, { keyring: A })).face_detection, x.data.face_detection);
+  });
+
   it('the tree commands judge an image by the file its read stops at: its encrypted file without its key (none, or a wrong one) is the image\'s state, never the older plaintext copy after it (regression: todo said done, find and stats used the JSON, validate called the encrypted file a kept copy)', async (t) => {
     const root = testDir(t);
     const x = image(root, 'IMG_1.jpg', 'bin', A);

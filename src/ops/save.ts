@@ -6,7 +6,7 @@
  */
 import { lstatSync, realpathSync, statSync } from 'node:fs';
 import * as path from 'node:path';
-import { errors, isOtherJson, isSidecarError, SidecarError } from '../errors.js';
+import { errors, isOtherJson, isSidecarError, isWrongKey, SidecarError } from '../errors.js';
 import { encodeSidecar, normalizeFormat } from '../formats/codec.js';
 import { carryNote, cloneJson, putNote, type NumberNote } from '../formats/numbers.js';
 import { noteKeyOrder, orderAdding, orderedKeys } from '../formats/key-order.js';
@@ -580,7 +580,9 @@ function chooseTarget(located: SidecarLocation, imagePath: string, opts: SaveOpt
         continue;
       }
       // A corrupt shared file holds nothing to merge: passed over to a file of this image's (below).
-      if (c.shared && isSidecarError(e) && e.code === 'CORRUPT') {
+      // Not one the key given cannot open: it holds data, and a read stops there (a save built on
+      // the older copy after it would hide that data from every later read).
+      if (c.shared && isSidecarError(e) && e.code === 'CORRUPT' && !isWrongKey(e)) {
         corruptShared ??= e;
         continue;
       }
