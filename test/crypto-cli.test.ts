@@ -209,6 +209,33 @@ describe('CLI encryption', () => {
     assert.equal(isEncryptedBin(fs.readFileSync(sidecar)), false);
   });
 
+  it('rekey and convert --encrypt leave the quarantine as it is, and say so with exit 1 (a scripted `rekey -q && rm old.key` lost the quarantined results restore puts back: exit 0)', async (t) => {
+    const root = testDir(t);
+    const keyDir = testDir(t);
+    const [key, next] = [join(keyDir, 'k1'), join(keyDir, 'k2')];
+    for (const k of [key, next]) assert.equal((await runCli(['keygen', '-o', k])).code, 0);
+    putFile(root, 'A.jpg', FAKE_JPEG);
+    putFile(root, 'A.json', encodeSidecar(sidecarData('A.jpg') as never, 'json'));
+    putFile(root, 'GONE.json', encodeSidecar(sidecarData('GONE.jpg') as never, 'json')); // its photo deleted
+    assert.equal((await runCli(['convert', root, '-f', 'bin', '--encrypt', '--key-file', key, '-q'])).code, 1, 'the orphan is left in plaintext: a finding');
+    const clean = await runCli(['cleanup', root, '--force', '--key-file', key, '-q']);
+    assert.equal(clean.code, 0, clean.stderr);
+    assert.equal(fs.existsSync(join(root, 'GONE.json')), false, 'quarantined');
+    // The orphan sits in the quarantine in plaintext: an encrypting run says so, exit 1.
+    const enc = await runCli(['convert', root, '-f', 'bin', '--encrypt', '--key-file', key, '--json', '-q']);
+    assert.equal(enc.code, 1, enc.stderr);
+    assert.equal(JSON.parse(enc.stdout).quarantinedFiles, 1);
+    // Encrypted under the old key, quarantined, then the rotation: rekey exits 1, quiet or not.
+    putFile(root, 'B.jpg', FAKE_JPEG);
+    fs.writeFileSync(join(keyDir, 'q.json'), '{"q":1}');
+    assert.equal((await runCli(['write', join(root, 'B.jpg'), '--operation', 'quality', '--data', join(keyDir, 'q.json'), '-f', 'bin', '--key-file', key, '-q'])).code, 0);
+    fs.rmSync(join(root, 'B.jpg'));
+    assert.equal((await runCli(['cleanup', root, '--force', '--key-file', key, '-q'])).code, 0);
+    const rk = await runCli(['rekey', root, '--key-file', key, '--new-key-file', next, '-q', '--json']);
+    assert.equal(rk.code, 1, rk.stderr);
+    assert.equal(JSON.parse(rk.stdout).quarantinedFiles, 1, 'B.bin, under the retired key (GONE.json is plaintext: none of rekey\'s)');
+  });
+
   it('serve --stdio with --key-file: read and save through the server', async (t) => {
     const root = testDir(t);
     const keyDir = testDir(t);

@@ -110,5 +110,7 @@ export async function run(ctx: CommandContext): Promise<number> {
   const quarantined = r.quarantinedFiles ?? 0;
   if (quarantined > 0) note(ctx, quarantinedWarning(quarantined));
   for (const index of r.indexes ?? []) note(ctx, index.cleared ? `index removed (${index.path}): its entries described the files in plaintext; the next run builds it again` : `warning: the index (${index.path}) may describe the files in plaintext and could not be removed: ${index.error}; run image-sidecar index clear`);
-  return r.failed > 0 || r.conflicts > 0 || mismatches > 0 || !r.scanComplete ? EXIT_FINDINGS : EXIT_CLEAN;
+  // Quarantined files not as asked are findings too: a rotation scripted as `rekey && rm old.key`
+  // must not throw away the only key of files restore can still put back.
+  return r.failed > 0 || r.conflicts > 0 || mismatches > 0 || quarantined > 0 || !r.scanComplete ? EXIT_FINDINGS : EXIT_CLEAN;
 }

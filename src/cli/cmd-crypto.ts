@@ -81,5 +81,6 @@ async function runRekey(ctx: CommandContext): Promise<number> {
   if (!report.scanComplete) note(ctx, 'warning: the scan was incomplete (some paths could not be read)');
   const quarantined = report.quarantinedFiles ?? 0;
   if (quarantined > 0) note(ctx, (await import('./convert-list.js')).quarantinedWarning(quarantined));
-  return report.failed > 0 || report.conflicts > 0 || !report.scanComplete ? EXIT_FINDINGS : EXIT_CLEAN;
+  // Files left under the retired key in the quarantine are findings (cmd-convert.ts says why).
+  return report.failed > 0 || report.conflicts > 0 || quarantined > 0 || !report.scanComplete ? EXIT_FINDINGS : EXIT_CLEAN;
 }
