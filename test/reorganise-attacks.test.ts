@@ -851,6 +851,24 @@ test('2 relink: an orphan rewritten with the same size after it was hashed into 
   }
 });
 
+test('2 relink: an image renamed to the NFD spelling of another photo\'s NFC name beside it gets nothing (its sidecar would be both photos\': the other read these results, exit 0)', async () => {
+  const [nfc, nfd] = ['Caf\u00e9.jpg', 'Cafe\u0301.jpg'];
+  const root = makeTree({ 'a/IMG_1.jpg': bytes(4000, 5), b: { dir: true } });
+  try {
+    fs.writeFileSync(join(root, 'a/IMG_1.json'), identitySidecar(join(root, 'a/IMG_1.jpg'), false));
+    fs.writeFileSync(join(root, 'b', nfc), bytes(7000, 6)); // an unrelated photo, no sidecar
+    fs.renameSync(join(root, 'a/IMG_1.jpg'), join(root, 'b', nfd));
+    const r = await relink(root, { index: false });
+    assert.equal(r.relinked, 0);
+    assert.ok(r.ambiguous.some((a) => /another Unicode form/.test(a.reason)), JSON.stringify(r.ambiguous));
+    assert.deepEqual(names(join(root, 'a')), ['IMG_1.json'], 'the orphan stays where it is');
+    assert.deepEqual(names(join(root, 'b')).length, 2, 'nothing put beside the two photos');
+    assert.deepEqual(await readSidecar(join(root, 'b', nfc)), {}, 'the unrelated photo has no results');
+  } finally {
+    removeTree(root);
+  }
+});
+
 test('2 relink: a JPEG moved beside its RAW (whose IMG_1.json records the RAW) gets its orphaned file back in the name-ext form (it was ambiguous: "a sidecar of its own")', async () => {
   const root = makeTree({ 'a/IMG_1.JPG': bytes(500, 3), 'c/IMG_1.CR2': bytes(900, 4) });
   try {

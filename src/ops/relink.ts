@@ -280,7 +280,14 @@ export async function planRelink(root: string, opts: Omit<RelinkOptions, 'dryRun
     const orphanFiles = u.orphans.map((o) => fs.lstatSync(o.path, { throwIfNoEntry: false }));
     // A stem file shared with the image's RAW (IMG_1.json beside IMG_1.CR2 and IMG_1.JPG) that
     // records the RAW is the RAW's, not this image's own (reads pass it over).
-    const own = locateSidecarSync(image.path, { imageExtensions: opts.imageExtensions }).candidates.filter(
+    const located = locateSidecarSync(image.path, { imageExtensions: opts.imageExtensions });
+    // An image of the same name in another Unicode form beside it: every sidecar name is both
+    // images' (docs/PAIRING.md §1), so an orphan put there would be the other photo's results too.
+    if (located.unicodeTwin !== undefined) {
+      plan.ambiguous.push({ sidecars: rels, reason: `${located.unicodeTwin} has the same name in another Unicode form: a sidecar there would be both images' (rename one of them)`, candidates: [image.rel] });
+      continue;
+    }
+    const own = located.candidates.filter(
       (c) => c.side === 'target' && !(c.shared === true && namesAnotherImage(readSidecarRecord(c.path, opts.keyring, limits)?.name ?? null, image.name)),
     );
     const sibling = (p: string) => {
