@@ -113,6 +113,7 @@ export function restoreSummary(r: RestoreReport, dryRun: boolean, style: Style):
   const lines = aligned([
     ['quarantine', r.quarantine],
     [dryRun ? 'would restore' : 'restored', r.restored],
+    ...(r.alreadyBack > 0 ? [['already back', r.alreadyBack] as [string, number]] : []),
     ['skipped', r.skipped.length],
   ], '  ');
   for (const s of r.skipped.slice(0, SHOWN)) lines.push(`  ${style.yellow(s.rel)}: ${s.reason}`);

@@ -63,6 +63,12 @@ export interface RestoreReport {
   quarantine: string;
   /** Files moved back (in a dry run: that would be moved back). */
   restored: number;
+  /**
+   * Files already at their original path as the manifest has them (same bytes): put back by a
+   * restore killed before it rewrote the manifest, or never moved by a crashed cleanup or relink.
+   * Nothing to do, nothing wrong.
+   */
+  alreadyBack: number;
   skipped: { rel: string; reason: string }[];
   /**
    * Quarantine folders removed (in a dry run: that would be removed) because a cleanup or relink stopped
@@ -146,7 +152,7 @@ async function restoreHolding(rootAbs: string, base: string, opts: RestoreOption
   const rootReal = await realpath(rootAbs).catch((e) => {
     throw errors.fromFs(e, rootAbs);
   });
-  const report: RestoreReport = { quarantine: folder, restored: 0, skipped: [], abandonedQuarantines: abandoned };
+  const report: RestoreReport = { quarantine: folder, restored: 0, alreadyBack: 0, skipped: [], abandonedQuarantines: abandoned };
   const remaining: ManifestEntry[] = [];
   const dirs = new Set<string>();
   const exts = imageExtensionSet(opts.imageExtensions);
@@ -219,6 +225,13 @@ async function restoreHolding(rootAbs: string, base: string, opts: RestoreOption
       const srcSt = await lstatOrNull(src);
       const destSt = await lstatOrNull(dest);
       if (!srcSt) {
+        // Back at its original path as the manifest has it: a restore killed after putting it back
+        // (or a crashed cleanup or relink that never moved it). Nothing is wrong: it counts as back.
+        if (destSt?.isFile() && (await putBackAlready({ path: dest }))) {
+          restoredNow.add(nfcPath(dest));
+          report.alreadyBack++;
+          continue;
+        }
         // A "planned" manifest lists files a crashed cleanup (or relink) never moved: they are still in place.
         skip(destSt ? `not ${where} (it is at its original path)` : `not ${where}`, false);
         continue;
