@@ -357,16 +357,21 @@ describe('encryption: tree operations', () => {
     assert.equal(again.converted, 0, 'a second rekey has nothing to do');
   });
 
-  it('a rekey stopped by a kept copy that differs says the file a read takes stays under the old key (it said only that the copies differ, and a user retiring the old key lost it)', async (t) => {
+  it('rekey moves an encrypted file to the new key beside a plaintext copy, kept as it is, equal or not (a differing copy stopped it: the file stayed under the old key; an equal one was removed, unasked)', async (t) => {
     const root = testDir(t);
     const x = image(root, 'IMG_1.jpg', 'bin', A);
-    putFile(root, 'IMG_1.json', encodeSidecar({ ...x.data, extra: 1 }, 'json'));
+    const older = putFile(root, 'IMG_1.json', encodeSidecar({ ...x.data, extra: 1 }, 'json'));
+    const y = image(root, 'IMG_2.jpg', 'bin', A);
+    const equal = putFile(root, 'IMG_2.json', encodeSidecar(y.data, 'json')); // what convert --encrypt --keep-source leaves
+    const copies = [older, equal].map((f) => fs.readFileSync(f));
     const both: Keyring = { keys: [...B.keys, ...A.keys], encryptWith: 0 };
     const r = await convert(root, 'bin', { engine: 'inline', encryption: 'rekey', keyring: both });
-    const item = r.items!.find((i) => i.source === x.sidecar)!;
-    assert.equal(item.action, 'conflict');
-    assert.match(item.error!.message, new RegExp(`nothing re-encrypted for this image; ${x.sidecar.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} stays under key ${A.keys[0].id}`));
-    assert.equal(decodeSidecar(fs.readFileSync(x.sidecar), { keyring: A }).encryption?.keyId, A.keys[0].id);
+    assert.equal(r.failed, 0, JSON.stringify(r.items));
+    assert.equal(r.converted, 2, 'one file per image re-encrypted');
+    for (const f of [x.sidecar, y.sidecar]) assert.equal(decodeSidecar(fs.readFileSync(f), { keyring: B }).encryption?.keyId, B.keys[0].id);
+    assert.deepEqual([older, equal].map((f) => fs.readFileSync(f)), copies, 'the plaintext copies are left as they are');
+    assert.deepEqual(r.items!.filter((i) => i.source === older || i.source === equal).map((i) => i.action), ['skip-already', 'skip-already']);
+    assert.deepEqual((await readSidecar(x.image, { keyring: B })).face_detection, x.data.face_detection, 'a read takes the re-encrypted file');
   });
 
   it('what convert --encrypt and rekey leave as it is (an orphan, an unknown image’s sidecar, one beside a link target outside the root, the quarantine) is a finding, never a silent skip: its results stayed in plaintext or under the retired key, exit 0', async (t) => {

@@ -90,8 +90,8 @@ export interface ConvertReport {
   /**
    * With encryption asked (--encrypt, --decrypt, rekey): files in the library's quarantine, which
    * no command walks, that are not encrypted as asked. `restore` puts them back as they are (in
-   * plaintext, or under the key they had): a warning (not the exit code: a file restore keeps
-   * there, beside newer results, would make every run fail).
+   * plaintext, or under the key they had). The CLI exits 1 while any is left (a key retired with
+   * them would lose them): one restore keeps there beside newer results is the user's to delete.
    */
   quarantinedFiles?: number;
   /**
@@ -457,6 +457,15 @@ export function planRecord(
         continue;
       }
       if (sc.path === tgt) blocked = sc;
+    }
+    // rekey touches encrypted files only: a plaintext copy beside one (kept by --keep-source, or the
+    // JSON a save with a key kept) is left as it is, never removed as an equal copy nor a conflict
+    // that leaves the encrypted file under the old key.
+    if (enc.encryption === 'rekey' && good.some((g) => g.inspection.encryptedKeyId !== undefined)) {
+      for (const sc of good.filter((g) => g.inspection.encryptedKeyId === undefined)) {
+        out.push({ source: sc.path, target: sc.path, action: 'skip-already', ok: true, sourceRemoved: false });
+        good.splice(good.indexOf(sc), 1);
+      }
     }
     if (good.length === 0) continue;
     if (blocked) {
