@@ -363,6 +363,12 @@ describe('encryption: tree operations', () => {
     const older = putFile(root, 'IMG_1.json', encodeSidecar({ ...x.data, extra: 1 }, 'json'));
     const y = image(root, 'IMG_2.jpg', 'bin', A);
     const equal = putFile(root, 'IMG_2.json', encodeSidecar(y.data, 'json')); // what convert --encrypt --keep-source leaves
+    // An image with plaintext files only, equal and not: nothing for rekey (one was removed, the other a conflict).
+    putFile(root, 'IMG_3.jpg', FAKE_JPEG);
+    const plain = [putFile(root, 'IMG_3.json', encodeSidecar(data('IMG_3.jpg'), 'json')), putFile(root, 'IMG_3.bin', encodeSidecar(data('IMG_3.jpg'), 'bin'))];
+    putFile(root, 'IMG_4.jpg', FAKE_JPEG);
+    plain.push(putFile(root, 'IMG_4.json', encodeSidecar(data('IMG_4.jpg'), 'json')), putFile(root, 'IMG_4.bin', encodeSidecar({ ...data('IMG_4.jpg'), extra: 2 }, 'bin')));
+    const plainBytes = plain.map((f) => fs.readFileSync(f));
     const copies = [older, equal].map((f) => fs.readFileSync(f));
     const both: Keyring = { keys: [...B.keys, ...A.keys], encryptWith: 0 };
     const r = await convert(root, 'bin', { engine: 'inline', encryption: 'rekey', keyring: both });
@@ -370,6 +376,7 @@ describe('encryption: tree operations', () => {
     assert.equal(r.converted, 2, 'one file per image re-encrypted');
     for (const f of [x.sidecar, y.sidecar]) assert.equal(decodeSidecar(fs.readFileSync(f), { keyring: B }).encryption?.keyId, B.keys[0].id);
     assert.deepEqual([older, equal].map((f) => fs.readFileSync(f)), copies, 'the plaintext copies are left as they are');
+    assert.deepEqual(plain.map((f) => fs.readFileSync(f)), plainBytes, 'so are plaintext-only images');
     assert.deepEqual(r.items!.filter((i) => i.source === older || i.source === equal).map((i) => i.action), ['skip-already', 'skip-already']);
     assert.deepEqual((await readSidecar(x.image, { keyring: B })).face_detection, x.data.face_detection, 'a read takes the re-encrypted file');
   });

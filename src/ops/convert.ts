@@ -436,7 +436,16 @@ export function planRecord(
     if (g) g.push({ sc, tgt });
     else groups.set(nfc(tgt), [{ sc, tgt }]);
   }
-  for (const group of groups.values()) {
+  for (const named of groups.values()) {
+    // rekey touches encrypted files only: a plaintext file (alone, or a copy beside an encrypted one:
+    // kept by --keep-source, or the older JSON a save with a key leaves) is left as it is, never
+    // removed as an equal copy, nor a conflict that leaves the encrypted file under the old key.
+    const group = enc.encryption !== 'rekey' ? named : named.filter(({ sc }) => {
+      const plain = !sc.isLink && sc.inspection.status === 'ok' && sc.inspection.encryptedKeyId === undefined && !isForeign(sc);
+      if (plain) out.push({ source: sc.path, target: sc.path, action: 'skip-already', ok: true, sourceRemoved: false });
+      return !plain;
+    });
+    if (group.length === 0) continue;
     // The target: a file already at its own target path (its spelling kept: no twin made beside it), else the first's.
     const tgt = (group.find((m) => m.sc.path === m.tgt) ?? group[0]).tgt;
     const files = group.map((m) => m.sc);
@@ -457,15 +466,6 @@ export function planRecord(
         continue;
       }
       if (sc.path === tgt) blocked = sc;
-    }
-    // rekey touches encrypted files only: a plaintext copy beside one (kept by --keep-source, or the
-    // JSON a save with a key kept) is left as it is, never removed as an equal copy nor a conflict
-    // that leaves the encrypted file under the old key.
-    if (enc.encryption === 'rekey' && good.some((g) => g.inspection.encryptedKeyId !== undefined)) {
-      for (const sc of good.filter((g) => g.inspection.encryptedKeyId === undefined)) {
-        out.push({ source: sc.path, target: sc.path, action: 'skip-already', ok: true, sourceRemoved: false });
-        good.splice(good.indexOf(sc), 1);
-      }
     }
     if (good.length === 0) continue;
     if (blocked) {
