@@ -209,7 +209,7 @@ describe('CLI encryption', () => {
     assert.equal(isEncryptedBin(fs.readFileSync(sidecar)), false);
   });
 
-  it('rekey and convert --encrypt leave the quarantine as it is, and say so with exit 1 (a scripted `rekey -q && rm old.key` lost the quarantined results restore puts back: exit 0)', async (t) => {
+  it('rekey and convert --decrypt leave the quarantine as it is and say so, exit 1 while a file there needs the key (a scripted `rekey -q && rm old.key` lost the quarantined results restore puts back: exit 0); --encrypt warns of plaintext left there', async (t) => {
     const root = testDir(t);
     const keyDir = testDir(t);
     const [key, next] = [join(keyDir, 'k1'), join(keyDir, 'k2')];
@@ -218,22 +218,28 @@ describe('CLI encryption', () => {
     putFile(root, 'A.json', encodeSidecar(sidecarData('A.jpg') as never, 'json'));
     putFile(root, 'GONE.json', encodeSidecar(sidecarData('GONE.jpg') as never, 'json')); // its photo deleted
     assert.equal((await runCli(['convert', root, '-f', 'bin', '--encrypt', '--key-file', key, '-q'])).code, 1, 'the orphan is left in plaintext: a finding');
-    const clean = await runCli(['cleanup', root, '--force', '--key-file', key, '-q']);
-    assert.equal(clean.code, 0, clean.stderr);
+    assert.equal((await runCli(['cleanup', root, '--force', '--key-file', key, '-q'])).code, 0);
     assert.equal(fs.existsSync(join(root, 'GONE.json')), false, 'quarantined');
-    // The orphan sits in the quarantine in plaintext: an encrypting run says so, exit 1.
-    const enc = await runCli(['convert', root, '-f', 'bin', '--encrypt', '--key-file', key, '--json', '-q']);
-    assert.equal(enc.code, 1, enc.stderr);
+    // The orphan sits in the quarantine in plaintext: an encrypting run warns (nothing lost).
+    const enc = await runCli(['convert', root, '-f', 'bin', '--encrypt', '--key-file', key, '--json']);
+    assert.equal(enc.code, 0, enc.stderr);
     assert.equal(JSON.parse(enc.stdout).quarantinedFiles, 1);
+    assert.match(enc.stderr, /warning: 1 file\(s\) in the quarantine .* still in plaintext/);
     // Encrypted under the old key, quarantined, then the rotation: rekey exits 1, quiet or not.
     putFile(root, 'B.jpg', FAKE_JPEG);
     fs.writeFileSync(join(keyDir, 'q.json'), '{"q":1}');
     assert.equal((await runCli(['write', join(root, 'B.jpg'), '--operation', 'quality', '--data', join(keyDir, 'q.json'), '-f', 'bin', '--key-file', key, '-q'])).code, 0);
     fs.rmSync(join(root, 'B.jpg'));
     assert.equal((await runCli(['cleanup', root, '--force', '--key-file', key, '-q'])).code, 0);
-    const rk = await runCli(['rekey', root, '--key-file', key, '--new-key-file', next, '-q', '--json']);
+    const rk = await runCli(['rekey', root, '--key-file', key, '--new-key-file', next, '--json']);
     assert.equal(rk.code, 1, rk.stderr);
     assert.equal(JSON.parse(rk.stdout).quarantinedFiles, 1, 'B.bin, under the retired key (GONE.json is plaintext: none of rekey\'s)');
+    assert.match(rk.stderr, /warning: 1 file\(s\) in the quarantine .* still under the old key .*keep that key while you may restore them/);
+    assert.equal((await runCli(['rekey', root, '--key-file', key, '--new-key-file', next, '-q'])).code, 1, 'quiet too');
+    // Decrypting leaves it under its key: a finding too.
+    const dec = await runCli(['convert', root, '-f', 'json', '--decrypt', '--key-file', next, '-q', '--json']);
+    assert.equal(dec.code, 1, dec.stderr);
+    assert.deepEqual([JSON.parse(dec.stdout).failed, JSON.parse(dec.stdout).quarantinedFiles], [0, 1], 'the quarantine alone makes it a finding');
   });
 
   it('serve --stdio with --key-file: read and save through the server', async (t) => {

@@ -90,6 +90,7 @@ export async function run(ctx: CommandContext): Promise<number> {
           ['skipped', r.skipped],
           ['failed', r.failed > 0 ? style.red(String(r.failed)) : '0'],
           ['conflicts', r.conflicts > 0 ? style.yellow(String(r.conflicts)) : '0'],
+          ...((r.quarantinedFiles ?? 0) > 0 ? ([['in the quarantine, not as asked', style.yellow(String(r.quarantinedFiles))]] as [string, string][]) : []),
           ...(r.verify ? ([['verified', `${r.verify.checked} images, ${mismatches} mismatch(es)`]] as [string, string][]) : []),
         ], '  ');
         if (showPlan) {
@@ -108,9 +109,9 @@ export async function run(ctx: CommandContext): Promise<number> {
   if (!r.scanComplete) note(ctx, 'warning: the scan was incomplete (some paths could not be read)');
   if (r.sourcesKept !== undefined) note(ctx, `warning: ${r.sourcesKept}`);
   const quarantined = r.quarantinedFiles ?? 0;
-  if (quarantined > 0) note(ctx, quarantinedWarning(quarantined));
+  if (quarantined > 0) note(ctx, quarantinedWarning(quarantined, decrypt ? 'decrypt' : 'encrypt'));
   for (const index of r.indexes ?? []) note(ctx, index.cleared ? `index removed (${index.path}): its entries described the files in plaintext; the next run builds it again` : `warning: the index (${index.path}) may describe the files in plaintext and could not be removed: ${index.error}; run image-sidecar index clear`);
-  // Quarantined files not as asked are findings too: a rotation scripted as `rekey && rm old.key`
-  // must not throw away the only key of files restore can still put back.
-  return r.failed > 0 || r.conflicts > 0 || mismatches > 0 || quarantined > 0 || !r.scanComplete ? EXIT_FINDINGS : EXIT_CLEAN;
+  // Quarantined files still encrypted after --decrypt are findings: a key given up after the run
+  // would lose them (plaintext ones left by --encrypt lose nothing: the warning says so).
+  return r.failed > 0 || r.conflicts > 0 || mismatches > 0 || (decrypt && quarantined > 0) || !r.scanComplete ? EXIT_FINDINGS : EXIT_CLEAN;
 }

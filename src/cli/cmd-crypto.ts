@@ -73,6 +73,7 @@ async function runRekey(ctx: CommandContext): Promise<number> {
       const lines = aligned([
         ['skipped', report.skipped],
         ['failed', report.failed > 0 ? style.red(String(report.failed)) : '0'],
+        ...((report.quarantinedFiles ?? 0) > 0 ? ([['in the quarantine, under the old key', style.yellow(String(report.quarantinedFiles))]] as [string, string][]) : []),
       ], '  ');
       for (const p of problems.slice(0, 20)) lines.push(`  ${p.source}: ${p.error?.message ?? p.action}`);
       return lines;
@@ -80,7 +81,8 @@ async function runRekey(ctx: CommandContext): Promise<number> {
   });
   if (!report.scanComplete) note(ctx, 'warning: the scan was incomplete (some paths could not be read)');
   const quarantined = report.quarantinedFiles ?? 0;
-  if (quarantined > 0) note(ctx, (await import('./convert-list.js')).quarantinedWarning(quarantined));
-  // Files left under the retired key in the quarantine are findings (cmd-convert.ts says why).
+  if (quarantined > 0) note(ctx, (await import('./convert-list.js')).quarantinedWarning(quarantined, 'rekey'));
+  // Files left under the retired key in the quarantine are findings: a rotation scripted as
+  // `rekey && rm old.key` would throw away the only key of files restore can still put back.
   return report.failed > 0 || report.conflicts > 0 || quarantined > 0 || !report.scanComplete ? EXIT_FINDINGS : EXIT_CLEAN;
 }

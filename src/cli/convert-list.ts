@@ -84,7 +84,13 @@ export class ConvertListing {
   }
 }
 
-/** The warning for files in the quarantine not encrypted as an encrypting, decrypting or re-encrypting run asks (ConvertReport.quarantinedFiles). */
-export function quarantinedWarning(n: number): string {
-  return `warning: ${n} file(s) in the quarantine (.image-sidecar-quarantine) are not encrypted as asked (no command converts the quarantine): restore puts them back as they are, to be converted by the next run; one restore keeps there (newer results came since) is yours to keep or delete`;
+/**
+ * The warning for files in the quarantine not encrypted as an encrypting, decrypting or
+ * re-encrypting run asks (ConvertReport.quarantinedFiles): no command converts the quarantine, and
+ * restore puts its files back as they are (an orphan stays one, which no run converts either).
+ */
+export function quarantinedWarning(n: number, run: 'encrypt' | 'decrypt' | 'rekey'): string {
+  const where = `${n} file(s) in the quarantine (.image-sidecar-quarantine; restore --list shows its folders)`;
+  if (run === 'encrypt') return `warning: ${where} are still in plaintext, as cleanup found them (no command converts the quarantine): delete those folders once you no longer need them`;
+  return `warning: ${where} are still under ${run === 'rekey' ? 'the old key' : 'their key'} (no command converts the quarantine): keep that key while you may restore them, or delete those folders once you no longer need them`;
 }

@@ -90,8 +90,8 @@ export interface ConvertReport {
   /**
    * With encryption asked (--encrypt, --decrypt, rekey): files in the library's quarantine, which
    * no command walks, that are not encrypted as asked. `restore` puts them back as they are (in
-   * plaintext, or under the key they had). The CLI exits 1 while any is left (a key retired with
-   * them would lose them): one restore keeps there beside newer results is the user's to delete.
+   * plaintext, or under the key they had). After rekey or --decrypt the CLI exits 1 while any is
+   * left under a key: giving that key up would lose them.
    */
   quarantinedFiles?: number;
   /**
