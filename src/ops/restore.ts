@@ -172,17 +172,20 @@ async function restoreHolding(rootAbs: string, base: string, opts: RestoreOption
   // run killed before it rewrote the manifest) is no rival of the others, while its content is the
   // manifest's (a file saved there since is).
   const entryAt = new Map(manifest.entries.map((e) => [nfcPath(relJoin(rootAbs, e.rel)), e]));
-  const putBackAlready = async (b: { path: string }) => {
-    const p = nfcPath(b.path);
-    if (restoredNow.has(p)) return true;
-    const e = entryAt.get(p);
-    if (e === undefined) return false;
+  // A regular file at `path` holding the bytes entry `e` lists.
+  const sameAsEntry = async (path: string, e: ManifestEntry) => {
     try {
-      const h = await hashRegularFile(b.path);
+      const h = await hashRegularFile(path);
       return h.sha256 === e.sha256 && h.snapshot.size === e.size;
     } catch {
       return false;
     }
+  };
+  const putBackAlready = async (b: { path: string }) => {
+    const p = nfcPath(b.path);
+    if (restoredNow.has(p)) return true;
+    const e = entryAt.get(p);
+    return e !== undefined && (await sameAsEntry(b.path, e));
   };
   const rivalOf = async (dest: string, entry: ManifestEntry): Promise<{ path: string; undated: boolean } | null> => {
     for (const b of sidecarsBeside(dest, exts, folders)) {
@@ -227,7 +230,7 @@ async function restoreHolding(rootAbs: string, base: string, opts: RestoreOption
       if (!srcSt) {
         // Back at its original path as the manifest has it: a restore killed after putting it back
         // (or a crashed cleanup or relink that never moved it). Nothing is wrong: it counts as back.
-        if (destSt?.isFile() && (await putBackAlready({ path: dest }))) {
+        if (destSt?.isFile() && (await sameAsEntry(dest, entry))) {
           restoredNow.add(nfcPath(dest));
           report.alreadyBack++;
           continue;
