@@ -415,6 +415,12 @@ describe('encryption: tree operations', () => {
     const rk = await convert(root, 'bin', { engine: 'inline', encryption: 'rekey', keyring: both });
     assert.deepEqual(left(rk), [['T.bin', 'skip-outside-root', `left under key ${A.keys[0].id}`], ['UNK.bin', 'skip-orphan', `left under key ${A.keys[0].id}`]].sort());
     assert.equal(rk.quarantinedFiles, 2, 'the quarantine holds files under the retired key');
+    // Files there that are no sidecars are not counted (an encrypting run counted each as plaintext).
+    fs.writeFileSync(path.join(c.quarantine!, '.DS_Store'), 'finder');
+    fs.writeFileSync(path.join(c.quarantine!, 'manifest.json.isc-tmp-1-abc'), '{}');
+    fs.mkdirSync(path.join(c.quarantine!, 'x'));
+    fs.writeFileSync(path.join(c.quarantine!, 'x', 'owner'), 'pid');
+    assert.equal((await convert(root, 'bin', { engine: 'inline', encryption: 'encrypt', keyring: A, dryRun: true })).quarantinedFiles, undefined, 'both quarantined files are under A');
     const plainAgain = await convert(root, 'bin', { engine: 'inline' });
     assert.equal(plainAgain.quarantinedFiles, undefined, 'a plain conversion says nothing of the quarantine');
   });

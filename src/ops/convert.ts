@@ -9,7 +9,7 @@
 import { basename, dirname, join, resolve } from 'node:path';
 import { lastRealFolder, lockKeyForSidecar } from '../discovery/lock-key.js';
 import { nfc } from '../discovery/extensions.js';
-import { candidateNames } from '../discovery/pair.js';
+import { candidateNames, isSidecarName } from '../discovery/pair.js';
 import { errors, type SidecarError } from '../errors.js';
 import { assertDirectory } from '../scan/session.js';
 import { isForeign, lockedFile, type ScanRecord, type ScanSidecar } from '../scan/records.js';
@@ -201,7 +201,9 @@ async function quarantinedNotAsAsked(root: string, enc: Pick<ConvertTaskOptions,
     for (const e of await readdir(dir, { withFileTypes: true }).catch(() => [])) {
       const p = join(dir, e.name);
       if (e.isDirectory()) await walk(p);
-      else if (e.isFile() && !(e.name === MANIFEST_NAME && dirname(dir) === base)) { // <base>/<stamp>/manifest.json
+      // Sidecars only: not a manifest (<base>/<stamp>/manifest.json), a killed run's temp manifest,
+      // a lock set aside, nor another program's file (.DS_Store).
+      else if (e.isFile() && isSidecarName(e.name) && !(e.name === MANIFEST_NAME && dirname(dir) === base)) {
         const header = await encryptionHeaderOf(p);
         if (!encryptedAsAsked(header === null ? undefined : header.keyId, enc, header === null ? undefined : (ring) => underRing(header, ring))) n++;
       }
