@@ -820,50 +820,94 @@ test('2 relink: an image saved to where it now is (its file records the same ima
   }
 });
 
-test('2 relink: an orphan rewritten with the same size after it was hashed into the manifest stays where it is (moved, restore refused to undo it: sha256 mismatch)', async () => {
-  const root = makeTree({ 'a/IMG_1.jpg': bytes(4000, 3), b: { dir: true } });
+test('2 relink: an orphan rewritten with the same size after it was hashed into the manifest stays where it is, replaced by rename or written in place (moved, restore refused to undo it: sha256 mismatch)', async () => {
+  const root = makeTree({ 'a/IMG_1.jpg': bytes(4000, 3), 'a/IMG_2.jpg': bytes(4100, 4), b: { dir: true } });
   try {
-    const orphan = join(root, 'a/IMG_1.json');
-    fs.writeFileSync(orphan, identitySidecar(join(root, 'a/IMG_1.jpg'), false));
-    fs.renameSync(join(root, 'a/IMG_1.jpg'), join(root, 'b/P_1.jpg')); // a plain mv: a/IMG_1.json is an orphan
-    // A writer holds the image's lock while relink hashes the orphan into its manifest and waits ...
-    const lock = acquireSidecarLockSync(lockKeyForImage(join(root, 'b'), 'P_1.jpg'));
+    const orphans = ['IMG_1', 'IMG_2'].map((n) => join(root, `a/${n}.json`));
+    for (const n of ['IMG_1', 'IMG_2']) {
+      fs.writeFileSync(join(root, `a/${n}.json`), identitySidecar(join(root, `a/${n}.jpg`), false));
+      fs.renameSync(join(root, `a/${n}.jpg`), join(root, `b/P_${n}.jpg`)); // a plain mv: a/IMG_n.json is an orphan
+    }
+    // A writer holds the first image's lock while relink hashes the orphans into its manifest and waits ...
+    const lock = acquireSidecarLockSync(lockKeyForImage(join(root, 'b'), 'P_IMG_1.jpg'));
     const run = cliMv(['relink', root]);
-    let rewritten = '';
+    const rewritten: string[] = [];
     try {
       await waitFor(() => fs.existsSync(join(root, QUARANTINE_DIR)) && fs.readdirSync(join(root, QUARANTINE_DIR)).some((d) => fs.existsSync(join(root, QUARANTINE_DIR, d, 'manifest.json'))));
-      // ... and another tool rewrites the orphan by temp file and rename: same size, other bytes.
-      const before = fs.readFileSync(orphan, 'utf8');
-      rewritten = before.replace('0.9', '0.8');
-      assert.equal(rewritten.length, before.length);
-      fs.writeFileSync(`${orphan}.tmp`, rewritten);
-      fs.renameSync(`${orphan}.tmp`, orphan);
+      // ... and another tool rewrites both orphans, same size, other bytes: one by temp file and rename, one in place.
+      for (const [k, orphan] of orphans.entries()) {
+        const before = fs.readFileSync(orphan, 'utf8');
+        rewritten.push(before.replace('0.9', '0.8'));
+        assert.equal(rewritten[k].length, before.length);
+        if (k === 0) {
+          fs.writeFileSync(`${orphan}.tmp`, rewritten[k]);
+          fs.renameSync(`${orphan}.tmp`, orphan);
+        } else fs.writeFileSync(orphan, rewritten[k]);
+      }
     } finally {
       lock.release();
     }
     const r = await run;
     assert.equal(r.code, 1, r.stderr);
-    assert.match(r.stderr + r.stdout, /changed or replaced since it was hashed/);
-    assert.equal(fs.readFileSync(orphan, 'utf8'), rewritten, 'the rewritten orphan stays where it is');
-    assert.deepEqual(names(join(root, 'b')), ['P_1.jpg']);
+    const skipped = (JSON.parse(r.stdout) as { skipped: { rel: string; reason: string }[] }).skipped;
+    assert.deepEqual(skipped.map((k) => k.rel), ['a/IMG_1.json', 'a/IMG_2.json']);
+    for (const k of skipped) assert.match(k.reason, /changed or replaced since it was hashed/);
+    assert.deepEqual(orphans.map((o) => fs.readFileSync(o, 'utf8')), rewritten, 'the rewritten orphans stay where they are');
+    assert.deepEqual(names(join(root, 'b')), ['P_IMG_1.jpg', 'P_IMG_2.jpg']);
   } finally {
     removeTree(root);
   }
 });
 
-test('2 relink: an image renamed to the NFD spelling of another photo\'s NFC name beside it gets nothing (its sidecar would be both photos\': the other read these results, exit 0)', async () => {
-  const [nfc, nfd] = ['Caf\u00e9.jpg', 'Cafe\u0301.jpg'];
-  const root = makeTree({ 'a/IMG_1.jpg': bytes(4000, 5), b: { dir: true } });
+test('2 relink: two names of one orphan (hard links) both move (the first\'s link and unlink moved the file\'s ctime: the second was refused as changed, and stranded)', async () => {
+  const root = makeTree({ 'a/IMG_1.jpg': bytes(4000, 7), b: { dir: true } });
   try {
     fs.writeFileSync(join(root, 'a/IMG_1.json'), identitySidecar(join(root, 'a/IMG_1.jpg'), false));
-    fs.writeFileSync(join(root, 'b', nfc), bytes(7000, 6)); // an unrelated photo, no sidecar
-    fs.renameSync(join(root, 'a/IMG_1.jpg'), join(root, 'b', nfd));
+    fs.linkSync(join(root, 'a/IMG_1.json'), join(root, 'a/IMG_1.jpg.json'));
+    fs.renameSync(join(root, 'a/IMG_1.jpg'), join(root, 'b/IMG_1.jpg'));
+    const r = await relink(root, { index: false });
+    assert.deepEqual([r.relinked, r.skipped], [2, []]);
+    assert.deepEqual(names(join(root, 'a')), []);
+    assert.deepEqual(names(join(root, 'b')), ['IMG_1.jpg', 'IMG_1.jpg.json', 'IMG_1.json']);
+  } finally {
+    removeTree(root);
+  }
+});
+
+test('2 relink: a name-ext file that would also be the stem file of another image there (X.jpg.json beside X.jpg.png) is not made: that photo read the moved one\'s results', async () => {
+  const root = makeTree({ 'a/IMG_1.jpg': bytes(4000, 8), 'b/X.png': bytes(700, 1), 'b/X.jpg.png': bytes(710, 2) });
+  try {
+    fs.writeFileSync(join(root, 'a/IMG_1.json'), identitySidecar(join(root, 'a/IMG_1.jpg'), false));
+    fs.renameSync(join(root, 'a/IMG_1.jpg'), join(root, 'b/X.jpg')); // X.png beside it: its file takes the name-ext form
     const r = await relink(root, { index: false });
     assert.equal(r.relinked, 0);
-    assert.ok(r.ambiguous.some((a) => /another Unicode form/.test(a.reason)), JSON.stringify(r.ambiguous));
+    assert.ok(r.ambiguous.some((a) => /would also be the stem file of X\.jpg\.png/.test(a.reason)), JSON.stringify(r.ambiguous));
+    assert.deepEqual(names(join(root, 'b')), ['X.jpg', 'X.jpg.png', 'X.png']);
+    assert.deepEqual(await readSidecar(join(root, 'b/X.jpg.png')), {});
+  } finally {
+    removeTree(root);
+  }
+});
+
+test('2 relink: a neighbour of the image\'s name in another Unicode form that comes while relink waits for the image\'s lock stops that move (it was checked at the plan only)', async () => {
+  const [nfc, nfd] = ['Caf\u00e9.jpg', 'Cafe\u0301.jpg'];
+  const root = makeTree({ 'a/IMG_1.jpg': bytes(4000, 9), b: { dir: true } });
+  try {
+    fs.writeFileSync(join(root, 'a/IMG_1.json'), identitySidecar(join(root, 'a/IMG_1.jpg'), false));
+    fs.renameSync(join(root, 'a/IMG_1.jpg'), join(root, 'b', nfd));
+    const lock = acquireSidecarLockSync(lockKeyForImage(join(root, 'b'), nfd));
+    const run = cliMv(['relink', root]);
+    try {
+      await waitFor(() => fs.existsSync(join(root, QUARANTINE_DIR)) && fs.readdirSync(join(root, QUARANTINE_DIR)).some((d) => fs.existsSync(join(root, QUARANTINE_DIR, d, 'manifest.json'))));
+      fs.writeFileSync(join(root, 'b', nfc), bytes(7000, 10)); // an unrelated photo copied in meanwhile
+    } finally {
+      lock.release();
+    }
+    const r = await run;
+    assert.equal(r.code, 1, r.stderr);
+    assert.match(r.stderr + r.stdout, /in another Unicode form since the plan/);
     assert.deepEqual(names(join(root, 'a')), ['IMG_1.json'], 'the orphan stays where it is');
-    assert.deepEqual(names(join(root, 'b')).length, 2, 'nothing put beside the two photos');
-    assert.deepEqual(await readSidecar(join(root, 'b', nfc)), {}, 'the unrelated photo has no results');
+    assert.deepEqual(await readSidecar(join(root, 'b', nfc)), {});
   } finally {
     removeTree(root);
   }

@@ -21,7 +21,7 @@ import * as fs from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { mkdir, realpath } from 'node:fs/promises';
 import { errors, isSidecarError, type ErrorCode } from '../errors.js';
-import { hashRegularFileSync, sameFile, type FileSnapshot } from '../fs/file-hash.js';
+import { hashRegularFileSync, type FileSnapshot } from '../fs/file-hash.js';
 import { fsyncDirs } from '../fs/dir-sync.js';
 import { relJoin } from '../fs/rel-path.js';
 import { acquireSidecarLockSync, DEFAULT_LOCK_STALE_MS, DEFAULT_LOCK_TIMEOUT_MS, type HeldLock } from '../fs/lock.js';
@@ -122,7 +122,7 @@ export async function relink(root: string, opts: RelinkOptions = {}): Promise<Re
  */
 const besideAtPlan = new WeakMap<RelinkMatch, Map<string, number>>();
 
-type OwnFilesOptions = Pick<RelinkOptions, 'keyring' | 'maxFileSize' | 'maxDepth'>;
+type OwnFilesOptions = Pick<RelinkOptions, 'keyring' | 'maxFileSize' | 'maxDepth' | 'imageExtensions'>;
 
 /** NFC path → inode of the files at `paths` that are there. */
 function inodesOf(paths: readonly string[]): Map<string, number> {
@@ -284,7 +284,8 @@ export async function planRelink(root: string, opts: Omit<RelinkOptions, 'dryRun
     // An image of the same name in another Unicode form beside it: every sidecar name is both
     // images' (docs/PAIRING.md §1), so an orphan put there would be the other photo's results too.
     if (located.unicodeTwin !== undefined) {
-      plan.ambiguous.push({ sidecars: rels, reason: `${located.unicodeTwin} has the same name in another Unicode form: a sidecar there would be both images' (rename one of them)`, candidates: [image.rel] });
+      const twinRel = join(dirname(image.rel), basename(located.unicodeTwin));
+      plan.ambiguous.push({ sidecars: rels, reason: `${twinRel} has the same name in another Unicode form: a sidecar there would be both images' (rename one of them)`, candidates: [image.rel, twinRel] });
       continue;
     }
     const own = located.candidates.filter(
@@ -559,6 +560,12 @@ function destinations(rootAbs: string, u: Unit, exts: ReadonlySet<string>, listi
     const nameExt = isImageName(base, exts) && (u.name === null || base === u.name);
     const target = nameExt || shareStem ? `${nfc(image.name)}.${ext}` : `${stem}.${ext}`;
     if (taken.has(target)) return `${target} exists next to the image`;
+    // The name-ext form `X.jpg.json` is also the stem file of an image `X.jpg.png` there: it would
+    // be that image's sidecar too (docs/PAIRING.md §3: the name-ext form is the image's alone).
+    if (target !== `${stem}.${ext}`) {
+      const other = stemClaimants(listing, nfc(image.name), exts).find((n) => n !== nfc(image.name));
+      if (other !== undefined) return `${target} would also be the stem file of ${other} there`;
+    }
     if (names.has(target)) {
       // Gone since the walk: another cleanup or relink moved it meanwhile.
       const st = fs.lstatSync(o.path, { throwIfNoEntry: false });
@@ -679,8 +686,13 @@ async function moveUnder(
         for (const k of keys) held.push(imageLock(k));
         const st = fs.lstatSync(h.path, { throwIfNoEntry: false });
         // The file hashed into the manifest, still (a same-size rewrite would be moved with the
-        // manifest's sha256 of the file it replaced: restore would then refuse to undo it).
-        if (!st?.isFile() || !sameFile(st, h.hashedAs)) throw errors.conflict('changed or replaced since it was hashed; left alone', [h.path]);
+        // manifest's sha256 of the file it replaced: restore would then refuse to undo it). Not its
+        // ctime: moving another name of the same file (a hard link) moves it.
+        if (!st?.isFile() || !sameContentAs(st, h.hashedAs)) throw errors.conflict('changed or replaced since it was hashed; left alone', [h.path]);
+        // A neighbour of the image's name in another Unicode form come since the plan: the file put
+        // there would be both images' (as the plan refuses).
+        const twin = locateSidecarSync(h.image, { imageExtensions: ownOpts.imageExtensions }).unicodeTwin;
+        if (twin !== undefined) throw errors.conflict(`${twin} has the same name as ${h.image} in another Unicode form since the plan: a sidecar there would be both images'; left in place`, [h.path, twin]);
         if (!fs.lstatSync(h.image, { throwIfNoEntry: false })) throw errors.notFound(h.image, 'image');
         // A sidecar of its own saved since the plan: the orphan beside it would hide that newer
         // result, or be hidden by it (the file as it was, a second name of this orphan, and the files
@@ -738,6 +750,11 @@ function moveNoOverwriteSync(src: string, dest: string): void {
     fs.rmSync(dest, { force: true }); // not in two places
     throw errors.fromFs(e, src);
   }
+}
+
+/** The same file with the same content as when it was hashed: device, inode, size and mtime. */
+function sameContentAs(st: { dev: number; ino: number; size: number; mtimeMs: number }, s: FileSnapshot): boolean {
+  return st.dev === s.dev && st.ino === s.ino && st.size === s.size && st.mtimeMs === s.mtimeMs;
 }
 
 function realFolder(d: string): string {
