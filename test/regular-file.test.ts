@@ -50,7 +50,9 @@ test('streamed hashing: several chunks and an empty file give the digest of the 
   fs.writeFileSync(big, content);
   const want = createHash('sha256').update(content).digest('hex');
   const h1 = createHash('sha256');
-  assert.equal(streamRegularFileSync(big, READ_FLAGS, (b) => h1.update(b)), content.length);
+  const synced = streamRegularFileSync(big, READ_FLAGS, (b) => h1.update(b));
+  assert.equal(synced.size, content.length);
+  assert.equal(synced.ino, fs.statSync(big).ino, 'the identity of the file read (fstat of its descriptor)');
   assert.equal(h1.digest('hex'), want);
   const h2 = createHash('sha256');
   const st = await streamRegularFile(big, READ_NOFOLLOW_FLAGS, (b) => h2.update(b));

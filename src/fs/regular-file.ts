@@ -49,7 +49,8 @@ let chunk: Buffer | null = null;
 
 /**
  * Stream a regular file's bytes to `onChunk` (each chunk is only valid during the call), and return
- * how many there were. Throws SidecarError (the fs error, or `refuse(path)`: `notRegularFile`).
+ * how many there were with the identity of the file read (fstat of its descriptor, before the first
+ * read). Throws SidecarError (the fs error, or `refuse(path)`: `notRegularFile`).
  */
 export function streamRegularFileSync(path: string, flags: number, onChunk: (bytes: Buffer) => void, refuse: (path: string) => Error = errors.notRegularFile): StreamedFile {
   let fd: number;
