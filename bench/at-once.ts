@@ -59,7 +59,7 @@ export async function atOnce(specs: readonly OpSpec[]): Promise<{ ms: number; de
   return {
     ms: Math.max(...samples.map((s) => s.ms)) / n,
     detail: {
-      childMs: samples.map((s) => Math.round(s.ms)),
+      childMs: samples.map((s) => s.ms),
       startSkewMs: Math.round(Math.max(...starts) - Math.min(...starts)),
       ...(cpu.every(Number.isFinite) ? { cpuMs: cpu.reduce((a, b) => a + b, 0) / n } : {}),
     },
