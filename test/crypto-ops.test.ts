@@ -126,8 +126,22 @@ describe('encryption: per-image reads and saves', () => {
     await rejects(saveSidecar(x.image, 'yolov8', { objects: [] }, { keyring: B, format: 'bin' }), 'CORRUPT', /authentication failed: wrong key/);
     await rejects(saveSidecar(path.join(root, 'IMG_1.CR2'), 'yolov8', { objects: [] }, { keyring: B, format: 'bin' }), 'CORRUPT', /authentication failed: wrong key/);
     assert.deepEqual(fs.readdirSync(root).sort(), before, 'nothing written');
-    // With its key the newest data is read, and a save goes on from it.
+    // With its key the newest data is read, and a save goes on from it (into the shared file, which records the JPEG).
     assert.deepEqual((await readSidecar(x.image, { keyring: A })).face_detection, x.data.face_detection);
+    const saved = await saveSidecar(x.image, 'yolov8', { objects: [] }, { keyring: A });
+    assert.equal(saved.path, x.sidecar);
+    const after = await readSidecar(x.image, { keyring: A });
+    assert.deepEqual([after.face_detection, after.yolov8], [x.data.face_detection, { objects: [] }]);
+  });
+
+  it('convert --encrypt of an image whose plaintext copies differ says what stays plaintext (nothing encrypted for it)', async (t) => {
+    const root = testDir(t);
+    const x = image(root, 'IMG_1.jpg', 'json');
+    putFile(root, 'IMG_1.bin', encodeSidecar({ ...x.data, extra: 1 }, 'bin')); // a plaintext bin that differs
+    const r = await convert(root, 'bin', { engine: 'inline', encryption: 'encrypt', keyring: A });
+    const item = r.items!.find((i) => i.source === x.sidecar)!;
+    assert.equal(item.action, 'conflict');
+    assert.match(item.error!.message, /nothing encrypted for this image; .*IMG_1\.json stays plaintext/);
   });
 
   it('the tree commands judge an image by the file its read stops at: its encrypted file without its key (none, or a wrong one) is the image\'s state, never the older plaintext copy after it (regression: todo said done, find and stats used the JSON, validate called the encrypted file a kept copy)', async (t) => {
