@@ -820,11 +820,12 @@ test('2 relink: an image saved to where it now is (its file records the same ima
   }
 });
 
-test('2 relink: an orphan rewritten with the same size after it was hashed into the manifest stays where it is, replaced by rename or written in place (moved, restore refused to undo it: sha256 mismatch)', async () => {
-  const root = makeTree({ 'a/IMG_1.jpg': bytes(4000, 3), 'a/IMG_2.jpg': bytes(4100, 4), b: { dir: true } });
+test('2 relink: an orphan rewritten with the same size after it was hashed into the manifest stays where it is, replaced by rename or written in place, its mtime put back or not (moved, restore refused to undo it: sha256 mismatch)', async () => {
+  const root = makeTree({ 'a/IMG_1.jpg': bytes(4000, 3), 'a/IMG_2.jpg': bytes(4100, 4), 'a/IMG_3.jpg': bytes(4200, 5), b: { dir: true } });
+  const outside = tempDir('isc-times-');
   try {
-    const orphans = ['IMG_1', 'IMG_2'].map((n) => join(root, `a/${n}.json`));
-    for (const n of ['IMG_1', 'IMG_2']) {
+    const orphans = ['IMG_1', 'IMG_2', 'IMG_3'].map((n) => join(root, `a/${n}.json`));
+    for (const n of ['IMG_1', 'IMG_2', 'IMG_3']) {
       fs.writeFileSync(join(root, `a/${n}.json`), identitySidecar(join(root, `a/${n}.jpg`), false));
       fs.renameSync(join(root, `a/${n}.jpg`), join(root, `b/P_${n}.jpg`)); // a plain mv: a/IMG_n.json is an orphan
     }
@@ -839,10 +840,14 @@ test('2 relink: an orphan rewritten with the same size after it was hashed into 
         const before = fs.readFileSync(orphan, 'utf8');
         rewritten.push(before.replace('0.9', '0.8'));
         assert.equal(rewritten[k].length, before.length);
+        const times = join(outside, `times-${k}`);
+        fs.writeFileSync(times, '');
+        touchAs(orphan, times);
         if (k === 0) {
           fs.writeFileSync(`${orphan}.tmp`, rewritten[k]);
           fs.renameSync(`${orphan}.tmp`, orphan);
         } else fs.writeFileSync(orphan, rewritten[k]);
+        if (k === 2) touchAs(times, orphan); // touch -r: the mtime as it was, to the nanosecond
       }
     } finally {
       lock.release();
@@ -850,12 +855,13 @@ test('2 relink: an orphan rewritten with the same size after it was hashed into 
     const r = await run;
     assert.equal(r.code, 1, r.stderr);
     const skipped = (JSON.parse(r.stdout) as { skipped: { rel: string; reason: string }[] }).skipped;
-    assert.deepEqual(skipped.map((k) => k.rel), ['a/IMG_1.json', 'a/IMG_2.json']);
+    assert.deepEqual(skipped.map((k) => k.rel), ['a/IMG_1.json', 'a/IMG_2.json', 'a/IMG_3.json']);
     for (const k of skipped) assert.match(k.reason, /changed or replaced since it was hashed/);
     assert.deepEqual(orphans.map((o) => fs.readFileSync(o, 'utf8')), rewritten, 'the rewritten orphans stay where they are');
-    assert.deepEqual(names(join(root, 'b')), ['P_IMG_1.jpg', 'P_IMG_2.jpg']);
+    assert.deepEqual(names(join(root, 'b')), ['P_IMG_1.jpg', 'P_IMG_2.jpg', 'P_IMG_3.jpg']);
   } finally {
     removeTree(root);
+    removeTree(outside);
   }
 });
 
@@ -908,6 +914,29 @@ test('2 relink: a neighbour of the image\'s name in another Unicode form that co
     assert.match(r.stderr + r.stdout, /in another Unicode form since the plan/);
     assert.deepEqual(names(join(root, 'a')), ['IMG_1.json'], 'the orphan stays where it is');
     assert.deepEqual(await readSidecar(join(root, 'b', nfc)), {});
+  } finally {
+    removeTree(root);
+  }
+});
+
+test('2 relink: an image that comes while relink waits for the lock and would claim the name the orphan takes (Y.png beside Y.jpg for Y.json) stops that move (it read the moved photo\'s results)', async () => {
+  const root = makeTree({ 'a/IMG_1.jpg': bytes(4000, 11), b: { dir: true } });
+  try {
+    fs.writeFileSync(join(root, 'a/IMG_1.json'), identitySidecar(join(root, 'a/IMG_1.jpg'), false));
+    fs.renameSync(join(root, 'a/IMG_1.jpg'), join(root, 'b/Y.jpg'));
+    const lock = acquireSidecarLockSync(lockKeyForImage(join(root, 'b'), 'Y.jpg'));
+    const run = cliMv(['relink', root]);
+    try {
+      await waitFor(() => fs.existsSync(join(root, QUARANTINE_DIR)) && fs.readdirSync(join(root, QUARANTINE_DIR)).some((d) => fs.existsSync(join(root, QUARANTINE_DIR, d, 'manifest.json'))));
+      fs.writeFileSync(join(root, 'b/Y.png'), bytes(700, 12)); // an unrelated photo copied in meanwhile
+    } finally {
+      lock.release();
+    }
+    const r = await run;
+    assert.equal(r.code, 1, r.stderr);
+    assert.match(r.stderr + r.stdout, /Y\.png has come beside .* since the plan/);
+    assert.deepEqual(names(join(root, 'a')), ['IMG_1.json'], 'the orphan stays where it is');
+    assert.deepEqual(await readSidecar(join(root, 'b/Y.png')), {});
   } finally {
     removeTree(root);
   }

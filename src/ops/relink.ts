@@ -21,7 +21,7 @@ import * as fs from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { mkdir, realpath } from 'node:fs/promises';
 import { errors, isSidecarError, type ErrorCode } from '../errors.js';
-import { hashRegularFileSync, type FileSnapshot } from '../fs/file-hash.js';
+import { hashRegularFileSync, sameFile, type FileSnapshot } from '../fs/file-hash.js';
 import { fsyncDirs } from '../fs/dir-sync.js';
 import { relJoin } from '../fs/rel-path.js';
 import { acquireSidecarLockSync, DEFAULT_LOCK_STALE_MS, DEFAULT_LOCK_TIMEOUT_MS, type HeldLock } from '../fs/lock.js';
@@ -656,6 +656,9 @@ async function moveUnder(
   const folders = new Map<string, FolderNames>();
   // The files this run put beside each image (NFC): the next orphan of the same image finds them there.
   const placed = new Set<string>();
+  // The files this run moved ("dev:ino"), with their ctime after the move (which a link and an
+  // unlink change): another name of one of them may still move.
+  const movedHere = new Map<string, number>();
   // The library's lock, checked (and refreshed: the loop below is synchronous) before each move: a
   // relink that lost it stops there; its manifest stays "planned", which restore undoes.
   const library = new LibraryHold(librarySignal, 'relink', () => `${report.relinked} file(s) moved, listed in the manifest restore undoes them with`, manifestPath);
@@ -686,13 +689,22 @@ async function moveUnder(
         for (const k of keys) held.push(imageLock(k));
         const st = fs.lstatSync(h.path, { throwIfNoEntry: false });
         // The file hashed into the manifest, still (a same-size rewrite would be moved with the
-        // manifest's sha256 of the file it replaced: restore would then refuse to undo it). Not its
-        // ctime: moving another name of the same file (a hard link) moves it.
-        if (!st?.isFile() || !sameContentAs(st, h.hashedAs)) throw errors.conflict('changed or replaced since it was hashed; left alone', [h.path]);
+        // manifest's sha256 of the file it replaced: restore would then refuse to undo it). Its
+        // ctime too (a rewrite in place that puts the mtime back), unless this run moved another
+        // name of the same file (a hard link) and nothing changed it since.
+        const ours = st === undefined ? undefined : movedHere.get(`${st.dev}:${st.ino}`);
+        const same = st?.isFile() === true && (sameFile(st, h.hashedAs) || (ours !== undefined && st.ctimeMs === ours && sameContentAs(st, h.hashedAs)));
+        if (!same || st === undefined) throw errors.conflict('changed or replaced since it was hashed; left alone', [h.path]);
         // A neighbour of the image's name in another Unicode form come since the plan: the file put
         // there would be both images' (as the plan refuses).
         const twin = locateSidecarSync(h.image, { imageExtensions: ownOpts.imageExtensions }).unicodeTwin;
         if (twin !== undefined) throw errors.conflict(`${twin} has the same name as ${h.image} in another Unicode form since the plan: a sidecar there would be both images'; left in place`, [h.path, twin]);
+        // Another image come since the plan that would claim the name it takes (Y.png beside Y.jpg
+        // for Y.json, Y.jpg.png for Y.jpg.json): it would read these results too (the plan chose
+        // the name when no other image claimed it).
+        const toName = basename(h.to);
+        const rival = stemClaimants(readFolderNames(dirname(h.to), exts), nfc(toName.slice(0, toName.lastIndexOf('.'))), exts).find((n) => n !== nfc(basename(h.image)));
+        if (rival !== undefined) throw errors.conflict(`${rival} has come beside ${h.image} since the plan: ${toName} would be its sidecar too; left in place`, [h.path, join(dirname(h.to), rival)]);
         if (!fs.lstatSync(h.image, { throwIfNoEntry: false })) throw errors.notFound(h.image, 'image');
         // A sidecar of its own saved since the plan: the orphan beside it would hide that newer
         // result, or be hidden by it (the file as it was, a second name of this orphan, and the files
@@ -710,6 +722,8 @@ async function moveUnder(
         // Already linked there by a relink killed before its unlink: only the old name goes.
         if (sameInode(st, h.to)) fs.unlinkSync(h.path);
         else moveNoOverwriteSync(h.path, h.to);
+        const moved = fs.lstatSync(h.to, { throwIfNoEntry: false });
+        if (moved !== undefined) movedHere.set(`${moved.dev}:${moved.ino}`, moved.ctimeMs);
         entry = { ...h.entry, beside };
         placed.add(nfc(h.to));
       } finally {
