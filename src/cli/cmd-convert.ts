@@ -12,7 +12,7 @@ import type { ConvertItem } from '../ops/convert.js';
 import type { FormatName } from '../types.js';
 import { FORMAT_NAMES } from '../vocabulary.js';
 import { colorEnabled, engineOptions, inputDirectory, note, optString, userCacheDir, wantsHuman, type CommandContext } from './context.js';
-import { ConvertListing, convertItemLine, quarantinedWarning, SHORT_PLAN } from './convert-list.js';
+import { ConvertListing, convertItemLine, quarantinedWarning, quarantineUncheckedWarning, SHORT_PLAN } from './convert-list.js';
 import { emit } from './emit.js';
 import { convertMessage } from '../messages.js';
 import { progressFor } from './progress.js';
@@ -110,8 +110,9 @@ export async function run(ctx: CommandContext): Promise<number> {
   if (r.sourcesKept !== undefined) note(ctx, `warning: ${r.sourcesKept}`);
   const quarantined = r.quarantinedFiles ?? 0;
   if (quarantined > 0) note(ctx, quarantinedWarning(quarantined, decrypt ? 'decrypt' : 'encrypt'));
+  if (r.quarantineUnchecked !== undefined) note(ctx, quarantineUncheckedWarning(r.quarantineUnchecked));
   for (const index of r.indexes ?? []) note(ctx, index.cleared ? `index removed (${index.path}): its entries described the files in plaintext; the next run builds it again` : `warning: the index (${index.path}) may describe the files in plaintext and could not be removed: ${index.error}; run image-sidecar index clear`);
   // Quarantined files still encrypted after --decrypt are findings: a key given up after the run
   // would lose them (plaintext ones left by --encrypt lose nothing: the warning says so).
-  return r.failed > 0 || r.conflicts > 0 || mismatches > 0 || (decrypt && quarantined > 0) || !r.scanComplete ? EXIT_FINDINGS : EXIT_CLEAN;
+  return r.failed > 0 || r.conflicts > 0 || mismatches > 0 || (decrypt && (quarantined > 0 || r.quarantineUnchecked !== undefined)) || !r.scanComplete ? EXIT_FINDINGS : EXIT_CLEAN;
 }

@@ -81,8 +81,10 @@ async function runRekey(ctx: CommandContext): Promise<number> {
   });
   if (!report.scanComplete) note(ctx, 'warning: the scan was incomplete (some paths could not be read)');
   const quarantined = report.quarantinedFiles ?? 0;
-  if (quarantined > 0) note(ctx, (await import('./convert-list.js')).quarantinedWarning(quarantined, 'rekey'));
+  const list = await import('./convert-list.js');
+  if (quarantined > 0) note(ctx, list.quarantinedWarning(quarantined, 'rekey'));
+  if (report.quarantineUnchecked !== undefined) note(ctx, list.quarantineUncheckedWarning(report.quarantineUnchecked));
   // Files left under the retired key in the quarantine are findings: a rotation scripted as
   // `rekey && rm old.key` would throw away the only key of files restore can still put back.
-  return report.failed > 0 || report.conflicts > 0 || quarantined > 0 || !report.scanComplete ? EXIT_FINDINGS : EXIT_CLEAN;
+  return report.failed > 0 || report.conflicts > 0 || quarantined > 0 || report.quarantineUnchecked !== undefined || !report.scanComplete ? EXIT_FINDINGS : EXIT_CLEAN;
 }

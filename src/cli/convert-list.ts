@@ -91,6 +91,11 @@ export class ConvertListing {
  */
 export function quarantinedWarning(n: number, run: 'encrypt' | 'decrypt' | 'rekey'): string {
   const where = `${n} file(s) in the quarantine (.image-sidecar-quarantine; restore --list shows its folders)`;
-  if (run === 'encrypt') return `warning: ${where} are still in plaintext, as cleanup found them (no command converts the quarantine): delete those folders once you no longer need them`;
+  if (run === 'encrypt') return `warning: ${where} are not encrypted as this run asks (in plaintext, or under another key; no command converts the quarantine): keep any key they need while you may restore them, and delete those folders once you no longer need them`;
   return `warning: ${where} are still under ${run === 'rekey' ? 'the old key' : 'their key'} (no command converts the quarantine): keep that key while you may restore them, or delete those folders once you no longer need them`;
+}
+
+/** The warning for a quarantine that could not be looked at (ConvertReport.quarantineUnchecked). */
+export function quarantineUncheckedWarning(why: string): string {
+  return `warning: the quarantine could not be looked at (${why}): files there may still need the key; keep it until that is settled`;
 }

@@ -95,6 +95,11 @@ export interface ConvertReport {
    */
   quarantinedFiles?: number;
   /**
+   * With encryption asked: the library's quarantine could not be looked at (its name is a symlink or
+   * a file: restore refuses it too), so what it holds is not known; why.
+   */
+  quarantineUnchecked?: string;
+  /**
    * `convert --encrypt` (not a dry run) removes the indexes where runs keep them (docs/INDEX.md): the
    * library's, and those of the folders above it (a run on a parent folder stored its files too).
    * Entries made before the files were encrypted describe them in plaintext (class names, operation
@@ -128,8 +133,9 @@ export async function convert(root: string, target: FormatName, opts: ConvertOpt
     report.scanComplete = await convertTree(abs, format, opts, runtime, report);
     // The quarantine is no shard's: shard 0 reports it.
     if (opts.encryption !== undefined && (!opts.shard || opts.shard.index === 0)) {
-      const n = await quarantinedNotAsAsked(abs, opts);
-      if (n > 0) report.quarantinedFiles = n;
+      const q = await quarantinedNotAsAsked(abs, opts);
+      if (typeof q === 'string') report.quarantineUnchecked = q;
+      else if (q > 0) report.quarantinedFiles = q;
     }
     if (before) {
       const after = await canonicalByImage(abs, opts, runtime);
@@ -175,8 +181,13 @@ function clearPlaintextIndexes(root: string, place: IndexLocationOptions | undef
  * key file's by its id, a passphrase's by deriving its key (once per salt, as a read does; at most
  * QUARANTINE_DERIVATIONS salts).
  */
-async function quarantinedNotAsAsked(root: string, enc: Pick<ConvertTaskOptions, 'encryption' | 'keyring'>): Promise<number> {
-  const base = await quarantineBase(root).catch(() => null);
+async function quarantinedNotAsAsked(root: string, enc: Pick<ConvertTaskOptions, 'encryption' | 'keyring'>): Promise<number | string> {
+  let base: string | null;
+  try {
+    base = await quarantineBase(root);
+  } catch (e) {
+    return e instanceof Error ? e.message : String(e); // a symlink or a file in its place: not known, said
+  }
   if (base === null) return 0;
   let n = 0;
   // A key derivation costs ~0.1 s: at most QUARANTINE_DERIVATIONS salts are tried; a file under
