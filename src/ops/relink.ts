@@ -611,6 +611,11 @@ async function act(rootAbs: string, matches: RelinkMatch[], created: Date, repor
   await withQuarantineLock(rootAbs, rootReal, (signal, base) => moveUnder(rootAbs, rootReal, base, signal, hashed, created, report, exts, ownOpts));
 }
 
+/** How old a destination folder's listing may be before relink's claimant check lists it again. */
+const DESTINATION_LISTING_MS = 1000;
+/** A wait for an image's lock longer than this lists the destination folder again before the move. */
+const LOCK_WAIT_NOTICED_MS = 20;
+
 /** How long relink's synchronous loop waits for an image's lock before it refreshes the library's (a third of its stale age). */
 const LIBRARY_REFRESH_MS = Math.floor(DEFAULT_LOCK_STALE_MS / 3);
 
@@ -659,6 +664,23 @@ async function moveUnder(
   // The files this run moved ("dev:ino"), with their ctime after the move (which a link and an
   // unlink change): another name of one of them may still move.
   const movedHere = new Map<string, number>();
+  // Each destination folder's names, listed before a move, with the names this run added since:
+  // listed again after a wait for a lock (when another program had time to add an image) or once
+  // the listing is older than DESTINATION_LISTING_MS (listing a folder of 20,000 files before each
+  // of 1,000 moves took 75 s instead of 13; the folder's mtime cannot tell, the locks move it).
+  const destinations = new Map<string, { names: FolderNames; at: number }>();
+  const destinationNames = (dir: string, waited: boolean): { names: FolderNames; listedNow: boolean } => {
+    const known = destinations.get(dir);
+    if (known !== undefined && !waited && performance.now() - known.at < DESTINATION_LISTING_MS) return { names: known.names, listedNow: false };
+    const names = readFolderNames(dir, exts);
+    destinations.set(dir, { names, at: performance.now() });
+    return { names, listedNow: true };
+  };
+  // After a move into `dir`: the name it added.
+  const keptNames = (dir: string, added: string) => {
+    const known = destinations.get(dir);
+    if (known !== undefined) addFolderName(known.names, nfc(added), exts);
+  };
   // The library's lock, checked (and refreshed: the loop below is synchronous) before each move: a
   // relink that lost it stops there; its manifest stays "planned", which restore undoes.
   const library = new LibraryHold(librarySignal, 'relink', () => `${report.relinked} file(s) moved, listed in the manifest restore undoes them with`, manifestPath);
@@ -686,7 +708,9 @@ async function moveUnder(
       const held: HeldLock[] = [];
       let entry = h.entry;
       try {
+        const lockedAt = performance.now();
         for (const k of keys) held.push(imageLock(k));
+        const waited = performance.now() - lockedAt > LOCK_WAIT_NOTICED_MS;
         const st = fs.lstatSync(h.path, { throwIfNoEntry: false });
         // The file hashed into the manifest, still (a same-size rewrite would be moved with the
         // manifest's sha256 of the file it replaced: restore would then refuse to undo it). Its
@@ -695,16 +719,16 @@ async function moveUnder(
         const ours = st === undefined ? undefined : movedHere.get(`${st.dev}:${st.ino}`);
         const same = st?.isFile() === true && (sameFile(st, h.hashedAs) || (ours !== undefined && st.ctimeMs === ours && sameContentAs(st, h.hashedAs)));
         if (!same || st === undefined) throw errors.conflict('changed or replaced since it was hashed; left alone', [h.path]);
-        // A neighbour of the image's name in another Unicode form come since the plan: the file put
-        // there would be both images' (as the plan refuses).
-        const twin = locateSidecarSync(h.image, { imageExtensions: ownOpts.imageExtensions }).unicodeTwin;
-        if (twin !== undefined) throw errors.conflict(`${twin} has the same name as ${h.image} in another Unicode form since the plan: a sidecar there would be both images'; left in place`, [h.path, twin]);
         // Another image come since the plan that would claim the name it takes (Y.png beside Y.jpg
-        // for Y.json, Y.jpg.png for Y.jpg.json): it would read these results too (the plan chose
-        // the name when no other image claimed it).
+        // for Y.json, Y.jpg.png for Y.jpg.json), or a neighbour of the image's name in another
+        // Unicode form: it would read these results too (the plan chose the name when no other
+        // image claimed it). Looked for whenever the destination is listed again (destinationNames).
         const toName = basename(h.to);
-        const rival = stemClaimants(readFolderNames(dirname(h.to), exts), nfc(toName.slice(0, toName.lastIndexOf('.'))), exts).find((n) => n !== nfc(basename(h.image)));
+        const dest = destinationNames(dirname(h.to), waited);
+        const rival = stemClaimants(dest.names, nfc(toName.slice(0, toName.lastIndexOf('.'))), exts).find((n) => n !== nfc(basename(h.image)));
         if (rival !== undefined) throw errors.conflict(`${rival} has come beside ${h.image} since the plan: ${toName} would be its sidecar too; left in place`, [h.path, join(dirname(h.to), rival)]);
+        const twin = dest.listedNow ? locateSidecarSync(h.image, { imageExtensions: ownOpts.imageExtensions }).unicodeTwin : undefined;
+        if (twin !== undefined) throw errors.conflict(`${twin} has the same name as ${h.image} in another Unicode form since the plan: a sidecar there would be both images'; left in place`, [h.path, twin]);
         if (!fs.lstatSync(h.image, { throwIfNoEntry: false })) throw errors.notFound(h.image, 'image');
         // A sidecar of its own saved since the plan: the orphan beside it would hide that newer
         // result, or be hidden by it (the file as it was, a second name of this orphan, and the files
@@ -724,6 +748,7 @@ async function moveUnder(
         else moveNoOverwriteSync(h.path, h.to);
         const moved = fs.lstatSync(h.to, { throwIfNoEntry: false });
         if (moved !== undefined) movedHere.set(`${moved.dev}:${moved.ino}`, moved.ctimeMs);
+        keptNames(dirname(h.to), toName);
         entry = { ...h.entry, beside };
         placed.add(nfc(h.to));
       } finally {
