@@ -435,6 +435,11 @@ describe('encryption: tree operations', () => {
     fs.mkdirSync(path.join(c.quarantine!, 'x'));
     fs.writeFileSync(path.join(c.quarantine!, 'x', 'owner'), 'pid');
     assert.equal((await convert(root, 'bin', { engine: 'inline', encryption: 'encrypt', keyring: A, dryRun: true })).quarantinedFiles, undefined, 'both quarantined files are under A');
+    // A symlink in it is not looked through (restore refuses it) but said: it was taken for nothing.
+    fs.symlinkSync(path.join(outside, 'T.bin'), path.join(c.quarantine!, 'LINKED.bin'));
+    const linked = await convert(root, 'bin', { engine: 'inline', encryption: 'rekey', keyring: both, dryRun: true });
+    assert.match(linked.quarantineUnchecked ?? '', /LINKED\.bin is a symlink/);
+    assert.equal(linked.quarantinedFiles, 2);
     const plainAgain = await convert(root, 'bin', { engine: 'inline' });
     assert.equal(plainAgain.quarantinedFiles, undefined, 'a plain conversion says nothing of the quarantine');
   });

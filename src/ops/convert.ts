@@ -95,8 +95,9 @@ export interface ConvertReport {
    */
   quarantinedFiles?: number;
   /**
-   * With encryption asked: the library's quarantine could not be looked at (its name is a symlink or
-   * a file: restore refuses it too), so what it holds is not known; why.
+   * With encryption asked: the library's quarantine, or something in it, could not be looked at (a
+   * symlink or a file in its place, a symlink in it, a folder or file that cannot be read), so what
+   * it holds is not all known; the first such thing, and why.
    */
   quarantineUnchecked?: string;
   /**
@@ -134,8 +135,8 @@ export async function convert(root: string, target: FormatName, opts: ConvertOpt
     // The quarantine is no shard's: shard 0 reports it.
     if (opts.encryption !== undefined && (!opts.shard || opts.shard.index === 0)) {
       const q = await quarantinedNotAsAsked(abs, opts);
-      if (typeof q === 'string') report.quarantineUnchecked = q;
-      else if (q > 0) report.quarantinedFiles = q;
+      if (q.unchecked !== null) report.quarantineUnchecked = q.unchecked;
+      if (q.n > 0) report.quarantinedFiles = q.n;
     }
     if (before) {
       const after = await canonicalByImage(abs, opts, runtime);
@@ -181,14 +182,14 @@ function clearPlaintextIndexes(root: string, place: IndexLocationOptions | undef
  * key file's by its id, a passphrase's by deriving its key (once per salt, as a read does; at most
  * QUARANTINE_DERIVATIONS salts).
  */
-async function quarantinedNotAsAsked(root: string, enc: Pick<ConvertTaskOptions, 'encryption' | 'keyring'>): Promise<number | string> {
+async function quarantinedNotAsAsked(root: string, enc: Pick<ConvertTaskOptions, 'encryption' | 'keyring'>): Promise<{ n: number; unchecked: string | null }> {
   let base: string | null;
   try {
     base = await quarantineBase(root);
   } catch (e) {
-    return e instanceof Error ? e.message : String(e); // a symlink or a file in its place: not known, said
+    return { n: 0, unchecked: e instanceof Error ? e.message : String(e) }; // a symlink or a file in its place: not known, said
   }
-  if (base === null) return 0;
+  if (base === null) return { n: 0, unchecked: null };
   let n = 0;
   // A key derivation costs ~0.1 s: at most QUARANTINE_DERIVATIONS salts are tried; a file under
   // another one is counted (not known to be as asked), never waited on for minutes.
@@ -208,32 +209,44 @@ async function quarantinedNotAsAsked(root: string, enc: Pick<ConvertTaskOptions,
       return false;
     }
   };
+  // What could not be looked at (a folder or a file that cannot be read, a symlink): said, never
+  // taken for nothing (a file there may need the key a rotation gives up).
+  let unchecked: string | null = null;
   const walk = async (dir: string): Promise<void> => {
-    for (const e of await readdir(dir, { withFileTypes: true }).catch(() => [])) {
+    let entries;
+    try {
+      entries = await readdir(dir, { withFileTypes: true });
+    } catch (e) {
+      unchecked ??= `${dir} cannot be listed: ${(e as Error).message}`;
+      return;
+    }
+    for (const e of entries) {
       const p = join(dir, e.name);
       if (e.isDirectory()) await walk(p);
+      else if (e.isSymbolicLink()) unchecked ??= `${p} is a symlink (restore refuses it)`;
       // Sidecars only: not a manifest (<base>/<stamp>/manifest.json), a killed run's temp manifest,
       // a lock set aside, nor another program's file (.DS_Store).
       else if (e.isFile() && isSidecarName(e.name) && !(e.name === MANIFEST_NAME && dirname(dir) === base)) {
         const header = await encryptionHeaderOf(p);
-        if (!encryptedAsAsked(header === null ? undefined : header.keyId, enc, header === null ? undefined : (ring) => underRing(header, ring))) n++;
+        if (header === undefined) unchecked ??= `${p} cannot be read`;
+        else if (!encryptedAsAsked(header === null ? undefined : header.keyId, enc, header === null ? undefined : (ring) => underRing(header, ring))) n++;
       }
     }
   };
   await walk(base);
-  return n;
+  return { n, unchecked };
 }
 
 /** Key derivations the count of a quarantine may make (quarantinedNotAsAsked). */
 const QUARANTINE_DERIVATIONS = 32;
 
-/** A file's encryption header (key id and kind), or null when it is not an encrypted bin (or cannot be read). */
-async function encryptionHeaderOf(path: string): Promise<{ keyId: string; descriptor: KeyDescriptor } | null> {
+/** A file's encryption header (key id and kind), null when it is not an encrypted bin, undefined when it cannot be read. */
+async function encryptionHeaderOf(path: string): Promise<{ keyId: string; descriptor: KeyDescriptor } | null | undefined> {
   let bytes: Buffer;
   try {
     bytes = await readFile(path); // the header is checked against the whole file's length
   } catch {
-    return null;
+    return undefined; // cannot be read: not known
   }
   if (!isEncryptedBin(bytes)) return null;
   try {
