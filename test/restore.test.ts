@@ -363,6 +363,21 @@ test('restore works from the "planned" manifest a crashed cleanup leaves', async
   }
 });
 
+test('a temp manifest a cleanup or relink killed while it rewrote its manifest left is no stray: restore empties the folder (it stayed, exit 1 on every restore)', async () => {
+  const root = library();
+  try {
+    const c = await cleanup(root, { engine: 'inline', now: () => T1 });
+    const temp = join(c.quarantine!, '.manifest.json.isc-tmp-0a1b2c3d-4000000-abc');
+    writeFileSync(temp, readFileSync(c.manifest!));
+    const r = await restore(root);
+    assert.deepEqual([r.restored, r.skipped], [ORPHANS.length, []]);
+    assert.equal(existsSync(c.quarantine!), false, 'the folder is gone with its manifest and the temp file');
+    for (const rel of ORPHANS) assert.ok(existsSync(join(root, rel)), rel);
+  } finally {
+    removeTree(root);
+  }
+});
+
 test('a quarantine folder that is a symlink out of the root is refused', async () => {
   const root = library();
   const elsewhere = tempDir();

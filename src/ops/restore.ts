@@ -15,6 +15,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { constants as fsConstants, existsSync } from 'node:fs';
 import { READ_NOFOLLOW_FLAGS, readRegularFile } from '../fs/regular-file.js';
 import { makeFolders } from '../fs/make-folders.js';
+import { isTempName } from '../fs/temp-files.js';
 import { basename, dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { errors, isSidecarError } from '../errors.js';
 import { QUARANTINE_DIR } from '../discovery/own-folders.js';
@@ -337,6 +338,7 @@ async function restoreHolding(rootAbs: string, base: string, opts: RestoreOption
     await unlink(manifestPath).catch((e) => {
       throw errors.fromFs(e, manifestPath);
     });
+    for (const name of await readdir(folder).catch(() => [] as string[])) if (isManifestTemp(name)) await unlink(join(folder, name)).catch(() => undefined);
     await removeEmptyDirs(folder);
   }
   return report;
@@ -501,9 +503,18 @@ async function unlistedFiles(folder: string, rel = ''): Promise<string[]> {
   for (const d of entries) {
     const r = rel === '' ? d.name : `${rel}/${d.name}`;
     if (d.isDirectory()) out.push(...(await unlistedFiles(folder, r)));
-    else if (d.isFile() && r !== MANIFEST_NAME) out.push(r);
+    else if (d.isFile() && r !== MANIFEST_NAME && !isManifestTemp(r)) out.push(r);
   }
   return out;
+}
+
+/**
+ * A temp file of the folder's manifest (`.manifest.json.isc-tmp-…`): a cleanup or relink killed
+ * while it rewrote the manifest left it. Under the library's quarantine lock, which every writer of
+ * a manifest holds, nobody is writing it: it is no quarantined file, and goes with the manifest.
+ */
+function isManifestTemp(rel: string): boolean {
+  return !rel.includes('/') && isTempName(rel) && rel.startsWith(`.${MANIFEST_NAME}.`);
 }
 
 /** rmdir every empty directory under `dir`, bottom-up, then `dir` itself; non-empty ones stay. */
