@@ -717,8 +717,8 @@ async function moveUnder(
         // ctime too (a rewrite in place that puts the mtime back), unless this run moved another
         // name of the same file (a hard link) and nothing changed it since.
         const ours = st === undefined ? undefined : movedHere.get(`${st.dev}:${st.ino}`);
-        const same = st?.isFile() === true && (sameFile(st, h.hashedAs) || (ours !== undefined && st.ctimeMs === ours && sameContentAs(st, h.hashedAs)));
-        if (!same || st === undefined) throw errors.conflict('changed or replaced since it was hashed; left alone', [h.path]);
+        const asHashed = ours !== undefined && st!.ctimeMs === ours ? { ...h.hashedAs, ctimeMs: ours } : h.hashedAs;
+        if (!st?.isFile() || !sameFile(st, asHashed)) throw errors.conflict('changed or replaced since it was hashed; left alone', [h.path]);
         // Another image come since the plan that would claim the name it takes (Y.png beside Y.jpg
         // for Y.json, Y.jpg.png for Y.jpg.json), or a neighbour of the image's name in another
         // Unicode form: it would read these results too (the plan chose the name when no other
@@ -789,11 +789,6 @@ function moveNoOverwriteSync(src: string, dest: string): void {
     fs.rmSync(dest, { force: true }); // not in two places
     throw errors.fromFs(e, src);
   }
-}
-
-/** The same file with the same content as when it was hashed: device, inode, size and mtime. */
-function sameContentAs(st: { dev: number; ino: number; size: number; mtimeMs: number }, s: FileSnapshot): boolean {
-  return st.dev === s.dev && st.ino === s.ino && st.size === s.size && st.mtimeMs === s.mtimeMs;
 }
 
 function realFolder(d: string): string {

@@ -15,7 +15,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { constants as fsConstants, existsSync } from 'node:fs';
 import { READ_NOFOLLOW_FLAGS, readRegularFile } from '../fs/regular-file.js';
 import { makeFolders } from '../fs/make-folders.js';
-import { isTempName } from '../fs/temp-files.js';
+import { tempTargetName } from '../temp-name.js';
 import { basename, dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { errors, isSidecarError } from '../errors.js';
 import { QUARANTINE_DIR } from '../discovery/own-folders.js';
@@ -514,7 +514,7 @@ async function unlistedFiles(folder: string, rel = ''): Promise<string[]> {
  * a manifest holds, nobody is writing it: it is no quarantined file, and goes with the manifest.
  */
 function isManifestTemp(rel: string): boolean {
-  return !rel.includes('/') && isTempName(rel) && rel.startsWith(`.${MANIFEST_NAME}.`);
+  return !rel.includes('/') && tempTargetName(rel) === MANIFEST_NAME;
 }
 
 /** rmdir every empty directory under `dir`, bottom-up, then `dir` itself; non-empty ones stay. */
