@@ -91,6 +91,22 @@ async function waitFor(cond: () => boolean, ms = 20_000): Promise<void> {
   }
 }
 
+/**
+ * relink from the CLI while a writer holds the lock of image `image` in `dir`: `meanwhile` runs once
+ * relink has written its manifest (its files hashed) and waits for that lock, which is then let go.
+ */
+async function relinkWhileLocked(root: string, dir: string, image: string, meanwhile: () => void): ReturnType<typeof cliMv> {
+  const lock = acquireSidecarLockSync(lockKeyForImage(dir, image));
+  const run = cliMv(['relink', root]);
+  try {
+    await waitFor(() => fs.existsSync(join(root, QUARANTINE_DIR)) && fs.readdirSync(join(root, QUARANTINE_DIR)).some((d) => fs.existsSync(join(root, QUARANTINE_DIR, d, 'manifest.json'))));
+    meanwhile();
+  } finally {
+    lock.release();
+  }
+  return run;
+}
+
 /** The JSON stem file beside an image path (IMG_1.jpg → IMG_1.json). */
 const stemJson = (image: string) => image.replace(/\.[^./]+$/, '.json');
 
@@ -830,12 +846,9 @@ test('2 relink: an orphan rewritten with the same size after it was hashed into 
       fs.renameSync(join(root, `a/${n}.jpg`), join(root, `b/P_${n}.jpg`)); // a plain mv: a/IMG_n.json is an orphan
     }
     // A writer holds the first image's lock while relink hashes the orphans into its manifest and waits ...
-    const lock = acquireSidecarLockSync(lockKeyForImage(join(root, 'b'), 'P_IMG_1.jpg'));
-    const run = cliMv(['relink', root]);
     const rewritten: string[] = [];
-    try {
-      await waitFor(() => fs.existsSync(join(root, QUARANTINE_DIR)) && fs.readdirSync(join(root, QUARANTINE_DIR)).some((d) => fs.existsSync(join(root, QUARANTINE_DIR, d, 'manifest.json'))));
-      // ... and another tool rewrites both orphans, same size, other bytes: one by temp file and rename, one in place.
+    const r = await relinkWhileLocked(root, join(root, 'b'), 'P_IMG_1.jpg', () => {
+      // ... and another tool rewrites the orphans, same size, other bytes: by temp file and rename, in place, in place with the mtime put back.
       for (const [k, orphan] of orphans.entries()) {
         const before = fs.readFileSync(orphan, 'utf8');
         rewritten.push(before.replace('0.9', '0.8'));
@@ -849,10 +862,7 @@ test('2 relink: an orphan rewritten with the same size after it was hashed into 
         } else fs.writeFileSync(orphan, rewritten[k]);
         if (k === 2) touchAs(times, orphan); // touch -r: the mtime as it was, to the nanosecond
       }
-    } finally {
-      lock.release();
-    }
-    const r = await run;
+    });
     assert.equal(r.code, 1, r.stderr);
     const skipped = (JSON.parse(r.stdout) as { skipped: { rel: string; reason: string }[] }).skipped;
     assert.deepEqual(skipped.map((k) => k.rel), ['a/IMG_1.json', 'a/IMG_2.json', 'a/IMG_3.json']);
@@ -901,15 +911,7 @@ test('2 relink: a neighbour of the image\'s name in another Unicode form that co
   try {
     fs.writeFileSync(join(root, 'a/IMG_1.json'), identitySidecar(join(root, 'a/IMG_1.jpg'), false));
     fs.renameSync(join(root, 'a/IMG_1.jpg'), join(root, 'b', nfd));
-    const lock = acquireSidecarLockSync(lockKeyForImage(join(root, 'b'), nfd));
-    const run = cliMv(['relink', root]);
-    try {
-      await waitFor(() => fs.existsSync(join(root, QUARANTINE_DIR)) && fs.readdirSync(join(root, QUARANTINE_DIR)).some((d) => fs.existsSync(join(root, QUARANTINE_DIR, d, 'manifest.json'))));
-      fs.writeFileSync(join(root, 'b', nfc), bytes(7000, 10)); // an unrelated photo copied in meanwhile
-    } finally {
-      lock.release();
-    }
-    const r = await run;
+    const r = await relinkWhileLocked(root, join(root, 'b'), nfd, () => fs.writeFileSync(join(root, 'b', nfc), bytes(7000, 10))); // an unrelated photo copied in meanwhile
     assert.equal(r.code, 1, r.stderr);
     assert.match(r.stderr + r.stdout, /in another Unicode form since the plan/);
     assert.deepEqual(names(join(root, 'a')), ['IMG_1.json'], 'the orphan stays where it is');
@@ -924,15 +926,7 @@ test('2 relink: an image that comes while relink waits for the lock and would cl
   try {
     fs.writeFileSync(join(root, 'a/IMG_1.json'), identitySidecar(join(root, 'a/IMG_1.jpg'), false));
     fs.renameSync(join(root, 'a/IMG_1.jpg'), join(root, 'b/Y.jpg'));
-    const lock = acquireSidecarLockSync(lockKeyForImage(join(root, 'b'), 'Y.jpg'));
-    const run = cliMv(['relink', root]);
-    try {
-      await waitFor(() => fs.existsSync(join(root, QUARANTINE_DIR)) && fs.readdirSync(join(root, QUARANTINE_DIR)).some((d) => fs.existsSync(join(root, QUARANTINE_DIR, d, 'manifest.json'))));
-      fs.writeFileSync(join(root, 'b/Y.png'), bytes(700, 12)); // an unrelated photo copied in meanwhile
-    } finally {
-      lock.release();
-    }
-    const r = await run;
+    const r = await relinkWhileLocked(root, join(root, 'b'), 'Y.jpg', () => fs.writeFileSync(join(root, 'b/Y.png'), bytes(700, 12))); // an unrelated photo copied in meanwhile
     assert.equal(r.code, 1, r.stderr);
     assert.match(r.stderr + r.stdout, /Y\.png has come beside .* since the plan/);
     assert.deepEqual(names(join(root, 'a')), ['IMG_1.json'], 'the orphan stays where it is');
